@@ -1,0 +1,256 @@
+/*
+ * jstream.c: read consecutive JSON values from a file descriptor.
+ *
+ * One pretty-printed object, JSON Lines, or values simply concatenated all
+ * read the same way. Memory is bounded by the largest single value (capped
+ * at max_object), never by the input. The text of each value is kept until
+ * the next call, so a tool can copy a rejected line verbatim.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drip.h"
+
+#define JSTREAM_BUF	65536
+#define JSTREAM_DEPTH	64
+
+struct jstream {
+	int		 fd;
+	json_tokener	*tok;
+	size_t		 max;
+	char		 buf[JSTREAM_BUF];
+	size_t		 len, pos;
+	int		 eof;
+	long		 line;		/* line at buf[pos] */
+	long		 vline;		/* line the current value began on */
+	char		*raw;
+	size_t		 rawlen, rawcap;
+	int		 dead;		/* an error we cannot resume after */
+};
+
+struct jstream *
+jstream_open(int fd, size_t max_object)
+{
+	struct jstream *js;
+
+	if ((js = calloc(1, sizeof(*js))) == NULL)
+		return NULL;
+	js->fd = fd;
+	js->max = max_object ? max_object : JSTREAM_MAX_OBJECT;
+	js->line = 1;
+	if ((js->tok = json_tokener_new_ex(JSTREAM_DEPTH)) == NULL) {
+		free(js);
+		return NULL;
+	}
+	json_tokener_set_flags(js->tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	return js;
+}
+
+void
+jstream_close(struct jstream *js)
+{
+	if (js == NULL)
+		return;
+	json_tokener_free(js->tok);
+	free(js->raw);
+	free(js);
+}
+
+long
+jstream_line(const struct jstream *js)
+{
+	return js->vline;
+}
+
+const char *
+jstream_raw(const struct jstream *js, size_t *len)
+{
+	*len = js->rawlen;
+	return js->raw != NULL ? js->raw : "";
+}
+
+static int
+refill(struct jstream *js, struct derr *e)
+{
+	ssize_t n;
+
+	if (js->pos < js->len || js->eof)
+		return 0;
+	do
+		n = read(js->fd, js->buf, sizeof(js->buf));
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return derr_set(e, EX_IOERR, "read: %s", strerror(errno));
+	js->pos = 0;
+	js->len = (size_t)n;
+	js->eof = n == 0;
+	return 0;
+}
+
+static int
+keep_raw(struct jstream *js, const char *p, size_t n, struct derr *e)
+{
+	size_t cap;
+	char *r;
+
+	if (js->rawlen + n > js->max) {
+		js->dead = 1;
+		return derr_set(e, EX_DATAERR, "line %ld: value larger than %zu bytes",
+		    js->vline, js->max);
+	}
+	if (js->rawlen + n + 1 > js->rawcap) {
+		cap = js->rawcap ? js->rawcap : 1024;
+		while (cap < js->rawlen + n + 1)
+			cap *= 2;
+		if ((r = realloc(js->raw, cap)) == NULL) {
+			js->dead = 1;
+			return derr_set(e, EX_OSERR, "out of memory");
+		}
+		js->raw = r;
+		js->rawcap = cap;
+	}
+	memcpy(js->raw + js->rawlen, p, n);
+	js->rawlen += n;
+	js->raw[js->rawlen] = '\0';
+	return 0;
+}
+
+static void
+count_lines(struct jstream *js, const char *p, size_t n)
+{
+	const char *end = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		js->line++;
+		p++;
+	}
+}
+
+/* Consume text up to and including the next newline. */
+static int
+skip_line(struct jstream *js, struct derr *e)
+{
+	const char *nl;
+	size_t n;
+	struct derr ignore;
+
+	for (;;) {
+		if (refill(js, e) == -1)
+			return -1;
+		if (js->eof)
+			return 0;
+		nl = memchr(js->buf + js->pos, '\n', js->len - js->pos);
+		n = nl != NULL ? (size_t)(nl - (js->buf + js->pos)) + 1 : js->len - js->pos;
+		if (js->rawlen + n <= js->max)
+			(void)keep_raw(js, js->buf + js->pos, n, &ignore);
+		count_lines(js, js->buf + js->pos, n);
+		js->pos += n;
+		if (nl != NULL)
+			return 0;
+	}
+}
+
+static int
+skip_space(struct jstream *js, struct derr *e)
+{
+	for (;;) {
+		if (refill(js, e) == -1)
+			return -1;
+		if (js->eof)
+			return 0;
+		while (js->pos < js->len) {
+			char c = js->buf[js->pos];
+
+			if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+				return 0;
+			if (c == '\n')
+				js->line++;
+			js->pos++;
+		}
+	}
+}
+
+/*
+ * 1: a value; 0: end of input; -1: a bad value, skipped to the end of its
+ * line (a caller that keeps going may call again); -2: cannot go on.
+ */
+int
+jstream_next(struct jstream *js, json_object **out, struct derr *e)
+{
+	enum json_tokener_error jerr;
+	json_object *v;
+	size_t n, used;
+
+	*out = NULL;
+	if (js->dead)
+		return derr_set(e, EX_DATAERR, "input abandoned after an earlier error"), -2;
+	if (skip_space(js, e) == -1)
+		return -2;
+	if (js->eof)
+		return 0;
+	js->vline = js->line;
+	js->rawlen = 0;
+	json_tokener_reset(js->tok);
+	for (;;) {
+		n = js->len - js->pos;
+		v = json_tokener_parse_ex(js->tok, js->buf + js->pos, (int)(n > INT32_MAX ? INT32_MAX : n));
+		jerr = json_tokener_get_error(js->tok);
+		used = v != NULL || jerr == json_tokener_continue ?
+		    json_tokener_get_parse_end(js->tok) : 0;
+		if (keep_raw(js, js->buf + js->pos, used, e) == -1) {
+			json_object_put(v);
+			return -2;
+		}
+		count_lines(js, js->buf + js->pos, used);
+		js->pos += used;
+		if (v != NULL) {
+			*out = v;
+			return 1;
+		}
+		if (jerr != json_tokener_continue) {
+			derr_set(e, EX_DATAERR, "line %ld: invalid JSON: %s", js->line,
+			    json_tokener_error_desc(jerr));
+			return skip_line(js, e) == -1 ? -2 : -1;
+		}
+		if (refill(js, e) == -1)
+			return -2;
+		if (js->eof) {
+			js->dead = 1;
+			return derr_set(e, EX_DATAERR, "line %ld: truncated JSON", js->vline), -2;
+		}
+	}
+}
+
+json_object *
+json_read_one(int fd, struct derr *e)
+{
+	struct jstream *js;
+	json_object *v = NULL, *extra = NULL;
+	int rc;
+
+	if ((js = jstream_open(fd, 0)) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory"), NULL;
+	if ((rc = jstream_next(js, &v, e)) == 0)
+		derr_set(e, EX_DATAERR, "input: empty, expected one JSON object");
+	if (rc != 1)
+		goto fail;
+	if (!json_object_is_type(v, json_type_object)) {
+		derr_set(e, EX_DATAERR, "input: expected a JSON object");
+		goto fail;
+	}
+	if ((rc = jstream_next(js, &extra, e)) == 1)
+		derr_set(e, EX_DATAERR, "line %ld: expected one JSON object, found more",
+		    jstream_line(js));
+	if (rc != 0)
+		goto fail;
+	jstream_close(js);
+	return v;
+fail:
+	json_object_put(v);
+	json_object_put(extra);
+	jstream_close(js);
+	return NULL;
+}

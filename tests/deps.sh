@@ -1,0 +1,33 @@
+#!/bin/sh
+# make deps: find what drip needs to build and test; as root on Debian,
+# install what is missing, otherwise print the exact command and stop.
+pkgs=
+need() { pkgs="$pkgs $1"; }
+
+for pc in libpq:libpq-dev libcurl:libcurl4-openssl-dev json-c:libjson-c-dev \
+	libbsd-overlay:libbsd-dev libcrypto:libssl-dev; do
+	pkg-config --exists "${pc%%:*}" 2>/dev/null || need "${pc#*:}"
+done
+command -v pkg-config >/dev/null 2>&1 || need pkg-config
+command -v cc >/dev/null 2>&1 || need gcc
+command -v jq >/dev/null 2>&1 || need jq
+command -v psql >/dev/null 2>&1 || need postgresql-client
+command -v curl >/dev/null 2>&1 || need curl
+command -v prove >/dev/null 2>&1 || need perl
+[ -x /usr/bin/python3 ] || command -v python3 >/dev/null 2>&1 || need python3
+command -v mandoc >/dev/null 2>&1 || need mandoc
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need postgresql
+[ -f /usr/share/zoneinfo/Europe/Berlin ] || need tzdata
+
+[ -z "$pkgs" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing:$pkgs" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2 || exit 1
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $pkgs >&2 || exit 1
+	exit 0
+fi
+echo "deps: missing:$pkgs" >&2
+echo "deps: run: sudo apt-get install$pkgs" >&2
+exit 1

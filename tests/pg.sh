@@ -1,0 +1,45 @@
+# pg.sh: start and stop a throwaway PostgreSQL cluster (sourced).
+# pg_start sets PG_DIR, PG_ADMIN_URL; pg_stop removes everything.
+
+pg_bindir() {
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	if [ -n "$d" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+	d=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")
+	[ -x "$d/initdb" ] && echo "$d"
+}
+
+# initdb refuses to run as root; as root, run the server as "postgres".
+pg_as() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start() {
+	PG_BIN=$(pg_bindir) || true
+	if [ -z "$PG_BIN" ]; then
+		echo "pg: initdb not found: run make deps" >&2
+		return 1
+	fi
+	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-pg.XXXXXX") || return 1
+	[ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR"
+	chmod 755 "$PG_DIR"
+	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 \
+		--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || {
+		echo "pg: initdb failed:" >&2; cat "$PG_DIR/initdb.log" >&2; return 1; }
+	# No TCP at all; durability traded for speed, as only tests use it.
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+		-o "-k $PG_DIR -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+		start >/dev/null || { echo "pg: cannot start:" >&2; cat "$PG_DIR/log" >&2; return 1; }
+	PG_ADMIN_URL="host=$PG_DIR user=postgres dbname=postgres"
+	export PG_DIR PG_BIN PG_ADMIN_URL
+}
+
+pg_stop() {
+	[ -n "${PG_DIR:-}" ] || return 0
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+	rm -rf "$PG_DIR"
+	PG_DIR=
+}
