@@ -1,5 +1,6 @@
 # pg.sh: start and stop a throwaway PostgreSQL cluster (sourced).
-# pg_start sets PG_DIR, PG_ADMIN_URL; pg_stop removes everything.
+# pg_start [DIR] sets PG_DIR (DIR, or a new temporary folder), PG_ADMIN_URL;
+# pg_stop stops the server and removes the folder.
 
 pg_bindir() {
 	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -23,7 +24,12 @@ pg_start() {
 		echo "pg: initdb not found: run make deps" >&2
 		return 1
 	fi
-	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-pg.XXXXXX") || return 1
+	if [ -n "${1:-}" ] && [ ${#1} -lt 80 ]; then	# a socket path has ~107 bytes
+		PG_DIR=$1
+		mkdir -p "$PG_DIR" || return 1
+	else
+		PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-pg.XXXXXX") || return 1
+	fi
 	[ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR"
 	chmod 755 "$PG_DIR"
 	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 \

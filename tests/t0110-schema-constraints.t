@@ -1,0 +1,53 @@
+#!/bin/sh
+# The database itself keeps customers apart and data consistent, whatever
+# a tool (or a hand-written UPDATE) does.
+. "$(dirname "$0")/lib.sh"
+plan 15
+db_fresh
+
+sql "
+INSERT INTO drip.email_identity (customer_id, email) VALUES ('a', 'sender@a.example'), ('b', 'sender@b.example');
+INSERT INTO drip.email_campaign (customer_id, identity_id, name) VALUES ('a', 1, 'A one');
+INSERT INTO drip.email_campaign_template (customer_id, campaign_id, step, subject, body_text) VALUES ('a', 1, 1, 'hi', 'hello');
+INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email) VALUES ('a', 1, 'Ann@X.com');
+" >/dev/null
+
+fails() {	# desc sql: the statement must fail with the given SQLSTATE class
+	_d=$1 _state=$2 _q=$3
+	_got=$(printf '\\set VERBOSITY sqlstate\n%s\n' "$_q" | psql -X -q -At -v ON_ERROR_STOP=1 -d "$DATABASE_URL" 2>&1)
+	like "$_got" "^ERROR:  $_state" "$_d"
+}
+
+fails 'a campaign cannot use another customer'"'"'s identity' 23503 \
+	"INSERT INTO drip.email_campaign (customer_id, identity_id, name) VALUES ('b', 1, 'B steals A')"
+fails 'a prospect cannot join another customer'"'"'s campaign' 23503 \
+	"INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email) VALUES ('b', 1, 'x@y.example')"
+fails 'a template cannot be added to another customer'"'"'s campaign' 23503 \
+	"INSERT INTO drip.email_campaign_template (customer_id, campaign_id, step, subject, body_text) VALUES ('b', 1, 2, 's', 'b')"
+fails 'a campaign cannot be moved to another customer'"'"'s identity by UPDATE' 23503 \
+	"UPDATE drip.email_campaign SET identity_id = 2"
+fails 'the same address twice in a campaign, differing only in case' 23505 \
+	"INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email) VALUES ('a', 1, 'ann@x.com')"
+sql "INSERT INTO drip.email_campaign_prospect_step (customer_id, campaign_id, prospect_id, step, due_at) VALUES ('a', 1, 1, 1, now())"
+fails 'a step cannot be scheduled twice for one prospect' 23505 \
+	"INSERT INTO drip.email_campaign_prospect_step (customer_id, campaign_id, prospect_id, step, due_at) VALUES ('a', 1, 1, 1, now())"
+fails 'a step needs a template of that step number' 23503 \
+	"INSERT INTO drip.email_campaign_prospect_step (customer_id, campaign_id, prospect_id, step, due_at) VALUES ('a', 1, 1, 7, now())"
+fails 'an event cannot name another customer'"'"'s campaign' 23503 \
+	"INSERT INTO drip.email_event (customer_id, type, campaign_id) VALUES ('b', 'sent', 1)"
+sql "INSERT INTO drip.suppression_entry (customer_id, value, kind) VALUES ('a', 'bob@x.com', 'address')"
+fails 'one suppression entry per customer and value' 23505 \
+	"INSERT INTO drip.suppression_entry (customer_id, value, kind) VALUES ('a', 'bob@x.com', 'address')"
+fails 'suppression values are stored lower-case, so case cannot split them' 23514 \
+	"INSERT INTO drip.suppression_entry (customer_id, value, kind) VALUES ('a', 'Bob@X.com', 'address')"
+fails 'status words are the contract'"'"'s' 23514 \
+	"UPDATE drip.email_campaign SET status = 'sending'"
+fails 'a claimed step must name its worker and lease' 23514 \
+	"UPDATE drip.email_campaign_prospect_step SET status = 'claimed'"
+fails 'an unknown time zone is refused by the database too' 23514 \
+	"UPDATE drip.email_campaign SET timezone = 'Mars/Olympus'"
+fails 'customer_id longer than 200 characters' 23514 \
+	"INSERT INTO drip.email_identity (customer_id, email) VALUES (repeat('c', 201), 'x@y.example')"
+
+is "$(sql "SELECT drip.suppressed_by('a', 'BOB@x.com') IS NOT NULL, drip.suppressed_by('b', 'bob@x.com') IS NULL")" 't|t' \
+	'suppression lookups are case-insensitive and scoped to the customer'
