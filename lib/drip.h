@@ -144,5 +144,43 @@ int	prospect_read(json_object *, const char *path, struct prospect *,
 const char *jcheck_email(json_object *);
 const char *jcheck_timezone(json_object *);
 
+/* pgarray.c: PostgreSQL array literals, for whole batches in one parameter */
+char	*pgarray_ids(const long long *, size_t);
+char	*pgarray_text(const char *const *, size_t);	/* NULL elements: NULL */
+char	*pgarray_times(const time_t *, size_t);
+
+/* steps.c: claim due steps and move them through their states in batches */
+struct step {
+	long long	 id, campaign_id, prospect_id, identity_id;
+	int		 step, attempts;
+	int		 reply;			/* template thread is "reply" */
+	char		*customer_id;
+	char		*email, *first_name, *last_name, *company, *title;
+	json_object	*fields;
+	char		*subject, *body_text, *body_html;
+	char		*sender_email, *sender_name;
+	char		*reply_to;		/* the prospect's previous message */
+	char		*draft_id;		/* set once a draft exists */
+	char		*internet_message_id, *conversation_id;
+	time_t		 draft_created;		/* when 'sending' was first committed */
+};
+enum step_mark {
+	MARK_SENT, MARK_DEFERRED, MARK_FAILED, MARK_SUPPRESSED, MARK_BOUNCED,
+	MARK_REVIEW, MARK_UNKNOWN
+};
+int	steps_claim(struct derr *, PGconn *, const char *worker, time_t now,
+	    int batch, int lease_seconds, struct step **, size_t *);
+int	steps_claim_reconcile(struct derr *, PGconn *, const char *worker,
+	    time_t now, int batch, int lease_seconds, struct step **, size_t *);
+void	steps_free(struct step *, size_t);
+/* outcome[i]: 's' sending (send it now), 'k' skipped, 'r' released, '-' lost */
+int	steps_mark_sending(struct derr *, PGconn *, const char *worker, time_t now,
+	    struct step *const *, size_t, char *outcome);
+int	steps_mark(struct derr *, PGconn *, enum step_mark, const char *worker,
+	    time_t now, const long long *ids, const time_t *times,
+	    const char *const *reasons, size_t n, size_t *done);
+int	steps_mailbox_down(struct derr *, PGconn *, const char *worker, time_t now,
+	    long long identity_id, const char *reason);
+
 #include "banned.h"
 #endif

@@ -5,17 +5,16 @@
 plan 14
 
 db_fresh --empty
-latest=$(db-migrate --status | jq .latest)
-
 run db-migrate --status
-is "$(printf '%s' "$out" | jq -c '[.version, (.pending|length)]')" "[0,$latest]" \
+n=$(printf '%s' "$out" | jq '.pending|length')
+is "$(printf '%s' "$out" | jq -c '[.version, .pending[-1] == .latest]')" "[0,true]" \
 	'status on an empty database: version 0, every migration pending'
 
 run db-migrate
 is "$rc" 0 'first run succeeds'
-is "$(printf '%s' "$out" | jq -c '.version == .latest and (.applied|length) == .latest')" true \
+is "$(printf '%s' "$out" | jq -c --argjson n "$n" '.version == .latest and (.applied|length) == $n')" true \
 	'first run applies every migration and reports them'
-is "$(sql 'SELECT count(*) FROM drip.schema_migrations')" "$latest" \
+is "$(sql 'SELECT count(*) FROM drip.schema_migrations')" "$n" \
 	'schema_migrations has one row per version'
 
 run db-migrate
@@ -31,9 +30,9 @@ db-migrate -d "$url2" >"$T/a" 2>"$T/ae" & pa=$!
 db-migrate -d "$url2" >"$T/b" 2>"$T/be" & pb=$!
 wait $pa; ra=$?; wait $pb; rb=$?
 is "$ra $rb" "0 0" 'two concurrent runs both exit 0'
-is "$(cat "$T/a" "$T/b" | jq -s -c 'map(.applied|length) | sort')" "[0,$latest]" \
+is "$(cat "$T/a" "$T/b" | jq -s -c 'map(.applied|length) | sort')" "[0,$n]" \
 	'exactly one concurrent run applied the migrations'
-is "$(psql -X -At -d "$url2" -c 'SELECT count(*) FROM drip.schema_migrations')" "$latest" \
+is "$(psql -X -At -d "$url2" -c 'SELECT count(*) FROM drip.schema_migrations')" "$n" \
 	'no version recorded twice'
 
 # A database newer than the binary: db-migrate and every tool refuse (75).

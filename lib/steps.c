@@ -1,0 +1,333 @@
+/*
+ * steps.c: the C side of a step's state machine. The transitions
+ * themselves are SQL functions in lib/migrations/005_send.sql, where the
+ * exactly-once argument can be read in one sitting; this file claims,
+ * loads what a claimed step needs to be sent, and calls those functions
+ * with whole batches at once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "drip.h"
+
+/* What a worker needs to render and send a claimed step. */
+static const char details_sql[] =
+    "SELECT s.id, s.step, s.customer_id, s.campaign_id, s.prospect_id,"
+    "       s.identity_id, s.attempts,"
+    "       p.email, p.first_name, p.last_name, p.company, p.title, p.fields::text,"
+    "       t.subject, t.body_text, t.body_html, t.thread,"
+    "       i.email, i.display_name, prev.graph_message_id,"
+    "       m.graph_message_id, m.internet_message_id, m.conversation_id,"
+    "       extract(epoch FROM m.created_at)::bigint"
+    "  FROM drip.email_campaign_prospect_step s"
+    "  JOIN drip.email_campaign_prospect p ON p.id = s.prospect_id"
+    "  JOIN drip.email_campaign_template t"
+    "    ON t.campaign_id = s.campaign_id AND t.step = s.step"
+    "  JOIN drip.email_identity i ON i.id = s.identity_id"
+    "  LEFT JOIN drip.email_message_metadata m ON m.step_id = s.id"
+    "  LEFT JOIN LATERAL ("
+    "       SELECT mm.graph_message_id FROM drip.email_message_metadata mm"
+    "        WHERE mm.prospect_id = s.prospect_id AND mm.identity_id = s.identity_id"
+    "          AND mm.sent_at IS NOT NULL AND mm.step_id <> s.id"
+    "        ORDER BY mm.sent_at DESC LIMIT 1) prev ON t.thread = 'reply'"
+    " WHERE s.id = ANY ($1::bigint[])"
+    " ORDER BY s.identity_id, s.id";
+
+static char *
+dup_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static long long
+num(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int
+fill(struct step *s, const PGresult *r, int i)
+{
+	s->id = num(r, i, 0);
+	s->step = (int)num(r, i, 1);
+	s->campaign_id = num(r, i, 3);
+	s->prospect_id = num(r, i, 4);
+	s->identity_id = num(r, i, 5);
+	s->attempts = (int)num(r, i, 6);
+	s->reply = strcmp(PQgetvalue(r, i, 16), "reply") == 0;
+	s->draft_created = (time_t)num(r, i, 23);
+	s->customer_id = dup_or_null(r, i, 2);
+	s->email = dup_or_null(r, i, 7);
+	s->first_name = dup_or_null(r, i, 8);
+	s->last_name = dup_or_null(r, i, 9);
+	s->company = dup_or_null(r, i, 10);
+	s->title = dup_or_null(r, i, 11);
+	s->fields = json_tokener_parse(PQgetvalue(r, i, 12));
+	s->subject = dup_or_null(r, i, 13);
+	s->body_text = dup_or_null(r, i, 14);
+	s->body_html = dup_or_null(r, i, 15);
+	s->sender_email = dup_or_null(r, i, 17);
+	s->sender_name = dup_or_null(r, i, 18);
+	s->reply_to = dup_or_null(r, i, 19);
+	s->draft_id = dup_or_null(r, i, 20);
+	s->internet_message_id = dup_or_null(r, i, 21);
+	s->conversation_id = dup_or_null(r, i, 22);
+	return s->customer_id && s->email && s->subject && s->sender_email ? 0 : -1;
+}
+
+void
+steps_free(struct step *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct step *s = &v[i];
+
+		free(s->customer_id); free(s->email); free(s->first_name);
+		free(s->last_name); free(s->company); free(s->title);
+		json_object_put(s->fields);
+		free(s->subject); free(s->body_text); free(s->body_html);
+		free(s->sender_email); free(s->sender_name); free(s->reply_to);
+		free(s->draft_id); free(s->internet_message_id);
+		free(s->conversation_id);
+	}
+	free(v);
+}
+
+static int
+load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *n)
+{
+	long long *v;
+	char *arr;
+	const char *p[1];
+	PGresult *r;
+	int i, rows = PQntuples(ids);
+
+	*out = NULL;
+	*n = 0;
+	if (rows == 0)
+		return 0;
+	if ((v = reallocarray(NULL, (size_t)rows, sizeof(*v))) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	for (i = 0; i < rows; i++)
+		v[i] = num(ids, i, 0);
+	arr = pgarray_ids(v, (size_t)rows);
+	free(v);
+	if (arr == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	p[0] = arr;
+	r = db_exec(e, c, details_sql, 1, p);
+	free(arr);
+	if (r == NULL)
+		return -1;
+	if ((*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out))) == NULL) {
+		PQclear(r);
+		return derr_set(e, EX_OSERR, "out of memory");
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		(*n)++;
+		if (fill(&(*out)[i], r, i) == -1) {
+			PQclear(r);
+			steps_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return derr_set(e, EX_OSERR, "out of memory");
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * One transaction: give back claims whose worker is gone, claim what is
+ * due (drip.claim_due), and load it. reconcile instead takes 'sending'
+ * steps whose lease ran out, to look their drafts up.
+ */
+static int
+claim(struct derr *e, PGconn *c, const char *fn, const char *worker, time_t now,
+    int batch, int lease, struct step **out, size_t *n)
+{
+	char t[RFC3339_LEN], lim[16], ls[32], sql[160];
+	const char *p[4] = { worker, t, lim, ls };
+	PGresult *r;
+
+	rfc3339(t, now);
+	snprintf(lim, sizeof(lim), "%d", batch);
+	snprintf(ls, sizeof(ls), "%d seconds", lease);
+	snprintf(sql, sizeof(sql), "SELECT * FROM drip.%s($1, $2, $3, $4::interval)", fn);
+	if (db_begin(e, c) == -1)
+		return -1;
+	if (db_cmd(e, c, "SELECT drip.release_expired($1)", 1, p + 1) == -1 ||
+	    (r = db_exec(e, c, sql, 4, p)) == NULL)
+		goto fail;
+	if (load(e, c, r, out, n) == -1) {
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	if (db_commit(e, c) == 0)
+		return 0;
+	steps_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+fail:
+	db_rollback(c);
+	return -1;
+}
+
+int
+steps_claim(struct derr *e, PGconn *c, const char *worker, time_t now,
+    int batch, int lease, struct step **out, size_t *n)
+{
+	return claim(e, c, "claim_due", worker, now, batch, lease, out, n);
+}
+
+int
+steps_claim_reconcile(struct derr *e, PGconn *c, const char *worker, time_t now,
+    int batch, int lease, struct step **out, size_t *n)
+{
+	return claim(e, c, "claim_reconcile", worker, now, batch, lease, out, n);
+}
+
+/*
+ * Run one transition function over a batch, in its own transaction, and
+ * return its result (the caller PQclears it). params[0..1] are filled
+ * here with the worker and the clock.
+ */
+static PGresult *
+transition(struct derr *e, PGconn *c, const char *sql, const char *worker,
+    time_t now, int nparams, const char **params)
+{
+	char t[RFC3339_LEN];
+	PGresult *r;
+
+	rfc3339(t, now);
+	params[0] = worker;
+	params[1] = t;
+	if ((r = db_exec(e, c, sql, nparams, params)) == NULL)
+		return NULL;
+	return r;
+}
+
+static char
+outcome_letter(const char *word)
+{
+	if (strcmp(word, "sending") == 0)
+		return 's';
+	if (strcmp(word, "skipped") == 0)
+		return 'k';
+	if (strcmp(word, "released") == 0)
+		return 'r';
+	return '-';
+}
+
+int
+steps_mark_sending(struct derr *e, PGconn *c, const char *worker, time_t now,
+    struct step *const *v, size_t n, char *outcome)
+{
+	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
+	const char **g = reallocarray(NULL, n ? n : 1, sizeof(*g));
+	const char **m = reallocarray(NULL, n ? n : 1, sizeof(*m));
+	const char **k = reallocarray(NULL, n ? n : 1, sizeof(*k));
+	const char *p[6];
+	PGresult *r = NULL;
+	size_t i;
+	int row, rc = -1;
+
+	for (i = 0; i < n; i++)
+		outcome[i] = '-';
+	if (ids == NULL || g == NULL || m == NULL || k == NULL) {
+		derr_set(e, EX_OSERR, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ids[i] = v[i]->id;
+		g[i] = v[i]->draft_id;
+		m[i] = v[i]->internet_message_id;
+		k[i] = v[i]->conversation_id;
+	}
+	p[2] = pgarray_ids(ids, n);
+	p[3] = pgarray_text(g, n);
+	p[4] = pgarray_text(m, n);
+	p[5] = pgarray_text(k, n);
+	if (p[2] && p[3] && p[4] && p[5])
+		r = transition(e, c, "SELECT * FROM drip.mark_sending($1, $2, $3, $4, $5, $6)",
+		    worker, now, 6, p);
+	else
+		derr_set(e, EX_OSERR, "out of memory");
+	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]); free((void *)p[5]);
+	if (r == NULL)
+		goto out;
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (ids[i] == num(r, row, 0))
+				outcome[i] = outcome_letter(PQgetvalue(r, row, 1));
+	PQclear(r);
+	rc = 0;
+out:
+	free(ids); free(g); free(m); free(k);
+	return rc;
+}
+
+/*
+ * The batch transitions that take ids plus one array of values: sent
+ * (times), deferred (times and reasons), stopped, review and unknown
+ * (reasons). *done is how many steps changed.
+ */
+int
+steps_mark(struct derr *e, PGconn *c, enum step_mark what, const char *worker,
+    time_t now, const long long *ids, const time_t *times,
+    const char *const *reasons, size_t n, size_t *done)
+{
+	static const char *const sql[] = {
+		[MARK_SENT] = "SELECT count(*) FROM drip.mark_sent($1, $2, $3, $4::timestamptz[])",
+		[MARK_DEFERRED] = "SELECT count(*) FROM drip.mark_deferred($1, $2, $3, $4::timestamptz[], $5)",
+		[MARK_FAILED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'failed', $4)",
+		[MARK_SUPPRESSED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'suppressed', $4)",
+		[MARK_BOUNCED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'bounced', $4)",
+		[MARK_REVIEW] = "SELECT count(*) FROM drip.mark_review($1, $2, $3, $4)",
+		[MARK_UNKNOWN] = "SELECT count(*) FROM drip.mark_unknown($1, $2, $3, $4)",
+	};
+	const char *p[5] = { NULL };
+	PGresult *r = NULL;
+	int np = 4;
+
+	*done = 0;
+	if (n == 0)
+		return 0;
+	p[2] = pgarray_ids(ids, n);
+	if (what == MARK_SENT)
+		p[3] = pgarray_times(times, n);
+	else if (what == MARK_DEFERRED) {
+		p[3] = pgarray_times(times, n);
+		p[4] = pgarray_text(reasons, n);
+		np = 5;
+	} else
+		p[3] = pgarray_text(reasons, n);
+	if (p[2] && p[3] && (np == 4 || p[4]))
+		r = transition(e, c, sql[what], worker, now, np, p);
+	else
+		derr_set(e, EX_OSERR, "out of memory");
+	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
+	if (r == NULL)
+		return -1;
+	*done = (size_t)num(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int
+steps_mailbox_down(struct derr *e, PGconn *c, const char *worker, time_t now,
+    long long identity_id, const char *reason)
+{
+	char id[32];
+	const char *p[4] = { NULL, NULL, id, reason };
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%lld", identity_id);
+	if ((r = transition(e, c, "SELECT drip.mailbox_down($1, $2, $3, $4)",
+	    worker, now, 4, p)) == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
