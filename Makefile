@@ -123,7 +123,10 @@ uninstall:
 clean:
 	rm -rf $(O)
 
-.PHONY: all units deps check demo demo-stop install uninstall clean
+print-tools:
+	@echo $(TOOLS)
+
+.PHONY: all units deps check demo demo-stop install uninstall clean print-tools
 .SUFFIXES:
 .DELETE_ON_ERROR:
 .SECONDARY:

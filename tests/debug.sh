@@ -13,4 +13,4 @@ else
 	export DRIP_TEST_ADMIN_URL="$DATABASE_URL"
 fi
 unset DATABASE_URL
-sh "$@"
+"$@"
