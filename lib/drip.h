@@ -166,7 +166,7 @@ struct step {
 };
 enum step_mark {
 	MARK_SENT, MARK_DEFERRED, MARK_FAILED, MARK_SUPPRESSED, MARK_BOUNCED,
-	MARK_REVIEW, MARK_UNKNOWN
+	MARK_REVIEW, MARK_UNKNOWN, MARK_RELEASED
 };
 int	steps_claim(struct derr *, PGconn *, const char *worker, time_t now,
 	    int batch, int lease_seconds, struct step **, size_t *);

@@ -287,6 +287,7 @@ steps_mark(struct derr *e, PGconn *c, enum step_mark what, const char *worker,
 		[MARK_BOUNCED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'bounced', $4)",
 		[MARK_REVIEW] = "SELECT count(*) FROM drip.mark_review($1, $2, $3, $4)",
 		[MARK_UNKNOWN] = "SELECT count(*) FROM drip.mark_unknown($1, $2, $3, $4)",
+		[MARK_RELEASED] = "SELECT count(*) FROM drip.mark_released($1, $2, $3, $4)",
 	};
 	const char *p[5] = { NULL };
 	PGresult *r = NULL;

@@ -423,3 +423,14 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END $$;
+
+-- Claimed but never started (the run's time was up): back to the queue
+-- exactly as it was, no attempt counted.
+CREATE FUNCTION drip.mark_released(worker text, t timestamptz, ids bigint[],
+    reasons text[]) RETURNS SETOF bigint
+LANGUAGE sql AS $$
+	UPDATE drip.email_campaign_prospect_step s
+	SET status = 'scheduled', claimed_by = NULL, lease_until = NULL
+	WHERE s.id = ANY (ids) AND s.status = 'claimed' AND s.claimed_by = worker
+	RETURNING s.id
+$$;
