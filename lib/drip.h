@@ -172,6 +172,9 @@ int	steps_claim(struct derr *, PGconn *, const char *worker, time_t now,
 	    int batch, int lease_seconds, struct step **, size_t *);
 int	steps_claim_reconcile(struct derr *, PGconn *, const char *worker,
 	    time_t now, int batch, int lease_seconds, struct step **, size_t *);
+/* What steps_claim would take now, claimed and rolled back: nothing written */
+int	steps_peek(struct derr *, PGconn *, time_t now, int batch, struct step **,
+	    size_t *);
 void	steps_free(struct step *, size_t);
 /* outcome[i]: 's' sending (send it now), 'k' skipped, 'r' released, '-' lost */
 int	steps_mark_sending(struct derr *, PGconn *, const char *worker, time_t now,

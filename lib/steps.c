@@ -145,7 +145,7 @@ load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *
  */
 static int
 claim(struct derr *e, PGconn *c, const char *fn, const char *worker, time_t now,
-    int batch, int lease, struct step **out, size_t *n)
+    int batch, int lease, int dry, struct step **out, size_t *n)
 {
 	char t[RFC3339_LEN], lim[16], ls[32], sql[160];
 	const char *p[4] = { worker, t, lim, ls };
@@ -165,6 +165,10 @@ claim(struct derr *e, PGconn *c, const char *fn, const char *worker, time_t now,
 		goto fail;
 	}
 	PQclear(r);
+	if (dry) {	/* what would be claimed, and nothing written */
+		db_rollback(c);
+		return 0;
+	}
 	if (db_commit(e, c) == 0)
 		return 0;
 	steps_free(*out, *n);
@@ -179,14 +183,21 @@ int
 steps_claim(struct derr *e, PGconn *c, const char *worker, time_t now,
     int batch, int lease, struct step **out, size_t *n)
 {
-	return claim(e, c, "claim_due", worker, now, batch, lease, out, n);
+	return claim(e, c, "claim_due", worker, now, batch, lease, 0, out, n);
+}
+
+int
+steps_peek(struct derr *e, PGconn *c, time_t now, int batch, struct step **out,
+    size_t *n)
+{
+	return claim(e, c, "claim_due", "dry-run", now, batch, 60, 1, out, n);
 }
 
 int
 steps_claim_reconcile(struct derr *e, PGconn *c, const char *worker, time_t now,
     int batch, int lease, struct step **out, size_t *n)
 {
-	return claim(e, c, "claim_reconcile", worker, now, batch, lease, out, n);
+	return claim(e, c, "claim_reconcile", worker, now, batch, lease, 0, out, n);
 }
 
 /*
