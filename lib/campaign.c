@@ -572,7 +572,10 @@ templates_insert(struct derr *e, PGconn *db, const char *campaign,
 /*
  * Prospects into a campaign in one statement, in input order, each stored
  * suppressed when the customer's suppression list covers its address (the
- * address itself or any of its parent domains, one index probe per key).
+ * address itself or a parent domain: drip.suppression_keys). The keys of
+ * all prospects are joined with the list at once, not probed row by row;
+ * fields travel as json and are cast once (json_to_recordset's own jsonb
+ * conversion is three times slower).
  */
 int
 prospects_insert(struct derr *e, PGconn *db, const char *campaign,
@@ -581,21 +584,23 @@ prospects_insert(struct derr *e, PGconn *db, const char *campaign,
 	const char *p[2] = { campaign, json_array };
 
 	return db_cmd(e, db,
-	    "INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email,"
+	    "WITH c AS (SELECT customer_id, id FROM drip.email_campaign WHERE id = $1),"
+	    " x AS MATERIALIZED (SELECT * FROM ROWS FROM (json_to_recordset($2::json)"
+	    "  AS (email text, first_name text, last_name text, company text, title text,"
+	    "  timezone text, fields json)) WITH ORDINALITY"
+	    "  AS x(email, first_name, last_name, company, title, timezone, fields, n)),"
+	    " hit AS (SELECT DISTINCT x.n FROM x"
+	    "  CROSS JOIN LATERAL unnest(drip.suppression_keys(x.email)) AS k(value)"
+	    "  JOIN drip.suppression_entry s ON s.value = k.value"
+	    "  JOIN c ON s.customer_id = c.customer_id)"
+	    " INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email,"
 	    " first_name, last_name, company, title, timezone, fields, status)"
 	    " SELECT c.customer_id, c.id, x.email, nullif(x.first_name, ''),"
 	    " nullif(x.last_name, ''), nullif(x.company, ''), nullif(x.title, ''),"
-	    " nullif(x.timezone, ''), coalesce(x.fields, '{}'),"
-	    " CASE WHEN EXISTS (SELECT 1 FROM drip.suppression_entry s"
-	    "  WHERE s.customer_id = c.customer_id"
-	    "  AND s.value = ANY (drip.suppression_keys(x.email)))"
-	    " THEN 'suppressed' ELSE 'active' END"
-	    " FROM drip.email_campaign c,"
-	    " ROWS FROM (json_to_recordset($2::json) AS (email text, first_name text,"
-	    " last_name text, company text, title text, timezone text, fields jsonb))"
-	    " WITH ORDINALITY AS x(email, first_name, last_name, company, title,"
-	    " timezone, fields, n)"
-	    " WHERE c.id = $1 ORDER BY x.n", 2, p);
+	    " nullif(x.timezone, ''), coalesce(x.fields::jsonb, '{}'),"
+	    " CASE WHEN hit.n IS NULL THEN 'active' ELSE 'suppressed' END"
+	    " FROM c CROSS JOIN x LEFT JOIN hit ON hit.n = x.n"
+	    " ORDER BY x.n", 2, p);
 }
 
 long long
