@@ -25,12 +25,14 @@ read_all(long **lines, struct vlist *errs)
 	if (list == NULL || (js = jstream_open(STDIN_FILENO, 0)) == NULL)
 		die(EX_OSERR, "out of memory");
 	while ((rc = jstream_next(js, &v, &e)) != 0) {
-		if (rc == -2)
+		if (rc == -2 && e.code != EX_DATAERR)
 			die_derr(&e);
-		if (rc == -1) {
+		if (rc < 0)
 			vlist_add(errs, "%s", e.msg);
+		if (rc == -2)
+			break;
+		if (rc == -1)
 			continue;
-		}
 		if (n == TEMPLATE_STEP_MAX) {
 			vlist_add(errs, "line %ld: a campaign has at most %d steps",
 			    jstream_line(js), TEMPLATE_STEP_MAX);
