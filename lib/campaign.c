@@ -974,6 +974,30 @@ templates_place(struct derr *e, PGconn *db, const char *campaign,
 	return 0;
 }
 
+/*
+ * Schedule what a new step gives. A campaign that finished because every
+ * prospect had sent every step was running until then: when the new step
+ * gives anyone something to send it runs again; when it does not, it stays
+ * finished.
+ */
+static int
+templates_revive(struct derr *e, PGconn *db, const char *campaign,
+    const char *status, time_t now)
+{
+	const char *p[1] = { campaign };
+	long long n;
+
+	if (strcmp(status, "finished") == 0 && db_cmd(e, db,
+	    "UPDATE drip.email_campaign SET status = 'running' WHERE id = $1", 1, p) == -1)
+		return -1;
+	if (schedule_campaign(e, db, campaign, now, &n) == -1)
+		return -1;
+	if (strcmp(status, "finished") == 0 && n == 0 && db_cmd(e, db,
+	    "UPDATE drip.email_campaign SET status = 'finished' WHERE id = $1", 1, p) == -1)
+		return -1;
+	return 0;
+}
+
 int
 templates_add(struct derr *e, PGconn *db, long long id, json_object *list,
     const long *lines, int replace, time_t now, struct vlist *errs,
@@ -1028,7 +1052,7 @@ templates_add(struct derr *e, PGconn *db, long long id, json_object *list,
 		    json_object_get_int(member(t, "delay_days")) - old[i], now) == -1)
 			goto fail;
 	}
-	if (schedule_campaign(e, db, campaign, now, NULL) == -1)
+	if (templates_revive(e, db, campaign, s.status, now) == -1)
 		goto fail;
 	if (db_commit(e, db) == -1)
 		goto fail;

@@ -4,7 +4,7 @@
 # it back, and a running campaign that gains a step schedules it for the
 # prospects who had finished.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 37
 
 db_fresh
 acme=$(sql "INSERT INTO drip.email_identity (customer_id, email) VALUES ('acme', 'sales@acme.example') RETURNING id")
@@ -179,6 +179,20 @@ sql "UPDATE drip.email_campaign SET status = 'archived' WHERE id = $draft"
 rejects 65 "^template-add: campaign $draft is archived$" 'an archived campaign takes no step' "$draft" <<'EOF'
 {"subject": "s", "body_text": "b"}
 EOF
+
+# A campaign that finished (every prospect sent every step) runs again
+# when a new step gives someone something to send.
+fin=$(jq -cn --argjson id "$acme" '{customer_id: "acme", name: "Finished", identity_id: $id, status: "running",
+	templates: [{subject: "Hello", body_text: "Hi"}], prospects: [{email: "one@example.com"}]}' |
+	DRIP_NOW=2026-03-02T08:00:00Z campaign-create | jq .id)
+sql "UPDATE drip.email_campaign_prospect_step SET status = 'sent', sent_at = '2026-03-02T09:00:00Z' WHERE campaign_id = $fin;
+	UPDATE drip.email_campaign_prospect SET status = 'finished', last_step = 1, last_sent_at = '2026-03-02T09:00:00Z'
+	WHERE campaign_id = $fin;
+	UPDATE drip.email_campaign SET status = 'finished' WHERE id = $fin"
+echo '{"subject": "Second", "body_text": "Again", "delay_days": 1}' >"$T/in.json"
+DRIP_NOW=2026-03-03T10:00:00Z add "$fin" <"$T/in.json"
+is "$(campaign-show "$fin" | jq -c '[.status, .counts.prospects.active, .counts.steps.scheduled]') $(steps "$fin" 2)" \
+	'["running",1,1] one@example.com:active:2026-03-03T10:00:00Z' 'a finished campaign that gains a step runs again'
 
 # The man page's examples run as written.
 sql "UPDATE drip.email_campaign SET status = 'draft' WHERE id = $draft"
