@@ -4,7 +4,7 @@
 # stored and printed; the idempotency key; step 1 scheduled inside each
 # prospect's window when the campaign starts running.
 . "$(dirname "$0")/lib.sh"
-plan 67
+plan 69
 
 db_fresh
 identity() {	# customer email [status]: the new identity's id
@@ -173,6 +173,14 @@ run campaign-create <"$T/in.json"
 is "$rc $(rows email_campaign "key = 'q1-founders'")" '0 2' 'a key belongs to one customer: another may use it'
 is "$(printf '%s' "$out" | jq -r '.counts.prospects | "\(.active) \(.suppressed)"')" '1 1' \
 	"suppression is the customer's own: globex suppressed ann, acme did not"
+
+# Two runs with one key at once: one writes, the other finds its campaign.
+jq -c '.key = "race"' "$T/keyed.json" >"$T/race.json"
+campaign-create <"$T/race.json" >"$T/ra" 2>&1 & pa=$!
+campaign-create <"$T/race.json" >"$T/rb" 2>&1 & pb=$!
+wait $pa; ra=$?; wait $pb; rb=$?
+is "$ra $rb $(rows email_campaign "key = 'race'")" '0 0 1' 'two concurrent runs with one key: both exit 0, one campaign'
+is "$(jq -c .id "$T/ra")" "$(jq -c .id "$T/rb")" 'and both print it'
 
 # Running: step 1 for each active prospect, inside its own window.
 jq -cn --argjson id "$acme" '{customer_id: "acme", name: "Running", identity_id: $id,
