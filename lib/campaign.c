@@ -346,6 +346,7 @@ prospects_settle(json_object *list, struct vlist *errs)
 	size_t i, n = json_object_array_length(list), m = 0;
 	struct addr *a;
 	char norm[EMAIL_MAX + 1], sub[64];
+	int rc = 0;
 	const char *why, *s;
 	json_object *p;
 
@@ -357,8 +358,10 @@ prospects_settle(json_object *list, struct vlist *errs)
 		    email_normalize(s, norm, &why) == -1)
 			continue;
 		json_object_object_add(p, "email", json_object_new_string(norm));
-		if ((a[m].lower = xstrdup_lower(norm)) == NULL)
-			break;
+		if ((a[m].lower = xstrdup_lower(norm)) == NULL) {
+			rc = -1;
+			goto done;
+		}
 		a[m++].index = i;
 	}
 	qsort(a, m, sizeof(*a), addr_cmp);
@@ -367,10 +370,11 @@ prospects_settle(json_object *list, struct vlist *errs)
 			vlist_add(errs, "%s.email: duplicate of prospects[%zu]",
 			    jpath(sub, sizeof(sub), "prospects", NULL, (long)a[i].index),
 			    a[i - 1].index);
+done:
 	for (i = 0; i < m; i++)
 		free(a[i].lower);
 	free(a);
-	return 0;
+	return rc;
 }
 
 static void
