@@ -286,17 +286,21 @@ window_read(json_object *w, struct campaign_in *c, struct vlist *errs)
 	if ((v = member(w, "days")) != NULL && json_object_is_type(v, json_type_array) &&
 	    (bits = window_days(v, "send_window.days", errs)) != 0)
 		days_literal(bits, c->days);
-	/* A bad value stays -1 (not given); jread_check has reported it. */
-	if ((v = member(w, "start")) != NULL && json_object_is_type(v, json_type_string))
-		c->start = window_minutes(json_object_get_string(v), 0);
-	if ((v = member(w, "end")) != NULL && json_object_is_type(v, json_type_string))
-		c->end = window_minutes(json_object_get_string(v), 1);
+	/* A bad time (reported by jread_check) leaves no order to check. */
+	if ((v = member(w, "start")) != NULL &&
+	    (!json_object_is_type(v, json_type_string) ||
+	    (c->start = window_minutes(json_object_get_string(v), 0)) < 0))
+		c->window_bad = 1;
+	if ((v = member(w, "end")) != NULL &&
+	    (!json_object_is_type(v, json_type_string) ||
+	    (c->end = window_minutes(json_object_get_string(v), 1)) < 0))
+		c->window_bad = 1;
 }
 
 static void
 window_order(const struct campaign_in *c, struct vlist *errs)
 {
-	if (c->start >= 0 && c->end >= 0 && c->start >= c->end)
+	if (!c->window_bad && c->start >= 0 && c->end >= 0 && c->start >= c->end)
 		vlist_add(errs, "send_window: start must be before end");
 }
 

@@ -179,6 +179,7 @@ struct campaign_in {
 	long long	 identity_id;		/* 0: not given */
 	char		 days[CAMPAIGN_DAYS_LEN];	/* "": not given */
 	int		 start, end;		/* minutes; -1: not given */
+	int		 window_bad;		/* a start or end was invalid */
 	int		 cap_given, cap_null;
 	long long	 daily_cap;
 	json_object	*templates, *prospects;	/* NULL: not given */

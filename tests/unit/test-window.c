@@ -30,7 +30,7 @@ main(void)
 {
 	struct campaign_in c;
 
-	plan(17);
+	plan(18);
 	ok(window_minutes("09:00", 0) == 540, "09:00 is 540 minutes");
 	ok(window_minutes("23:59", 0) == 1439, "23:59 is the last start");
 	ok(window_minutes("24:00", 1) == 1440, "24:00 is an end");
@@ -60,6 +60,9 @@ main(void)
 	    "a day twice");
 	is_str(read_window("{\"days\":[\"mon\"],\"start\":9}", &c), "send_window.start: must be a string",
 	    "a time is a string");
+	read_window("{\"start\":\"9am\",\"end\":\"08:00\"}", &c);
+	ok(v.total == 1 && strcmp(v.msg[0], "send_window.start: must be HH:MM from 00:00 to 23:59") == 0,
+	    "a bad start is one error, not also a window out of order (%zu)", v.total);
 	vlist_free(&v);
 	return done();
 }
