@@ -185,5 +185,88 @@ int	steps_mark(struct derr *, PGconn *, enum step_mark, const char *worker,
 int	steps_mailbox_down(struct derr *, PGconn *, const char *worker, time_t now,
 	    long long identity_id, const char *reason);
 
+/* template.c: {{name}} and {{name|fallback}} in subjects and bodies */
+#define TMPL_NAME_MAX	64
+enum tmpl_mode {
+	TMPL_TEXT,	/* values as they are */
+	TMPL_HTML,	/* values HTML-escaped */
+	TMPL_SUBJECT,	/* values as they are, every CR and LF dropped */
+};
+/* The value of a variable, or NULL when it has none. */
+typedef const char *(*tmpl_lookup_fn)(void *ctx, const char *name);
+/* The standard variables; tmpl_vars_lookup reads them (ctx is this). */
+struct tmpl_vars {
+	const char	*email, *first_name, *last_name, *company, *title;
+	const char	*sender_name, *sender_email;
+	json_object	*fields;	/* NULL or the prospect's fields object */
+};
+/* Problems in text, each added to errs under path; returns how many. */
+int	tmpl_check(const char *text, const char *path, struct vlist *errs);
+/* The rendered text (caller frees), or NULL: e says which variable had
+ * no value (EX_DATAERR), or that the text is malformed. */
+char	*tmpl_render(struct derr *, const char *text, enum tmpl_mode,
+	    tmpl_lookup_fn, void *ctx);
+const char *tmpl_vars_lookup(void *ctx, const char *name);
+
+/* campaign.c: campaigns and steps as the campaign tools read, write, print */
+#define TEMPLATE_STEP_MAX	100
+#define TEMPLATE_SUBJECT_MAX	998		/* RFC 5322 line length */
+#define TEMPLATE_BODY_MAX	(256 * 1024)
+#define TEMPLATE_DELAY_DEFAULT	3		/* days, for steps after the first */
+#define CAMPAIGN_DAYS_LEN	32		/* "{mon,tue,wed,thu,fri,sat,sun}" */
+/* A campaign object as read; pointers borrow from the input object. */
+struct campaign_in {
+	const char	*customer_id, *name, *status, *timezone, *key;
+	long long	 identity_id;		/* 0: not given */
+	char		 days[CAMPAIGN_DAYS_LEN];	/* "": not given */
+	int		 start, end;		/* minutes; -1: not given */
+	int		 window_bad;		/* a start or end was invalid */
+	int		 cap_given, cap_null;
+	long long	 daily_cap;
+	json_object	*templates, *prospects;	/* NULL: not given */
+};
+extern const struct jfield template_add_fields[];
+int	window_minutes(const char *hhmm, int allow24);	/* -1 if invalid */
+/* campaign-create: 0, or -1 with every problem in errs; fills defaults
+ * and numbers the steps (in the input object). */
+int	campaign_read(json_object *, struct campaign_in *, struct vlist *errs);
+/* campaign-update: the fields given, nothing defaulted. */
+int	campaign_patch_read(json_object *, struct campaign_in *, struct vlist *errs);
+/* The new campaign's id, or the one already stored under its key (*reused;
+ * then e says when the key holds a different input). input: the text
+ * compared under key. -1: e (66 identity, 77 customer, 65 input). */
+long long campaign_create(struct derr *, PGconn *, const struct campaign_in *,
+	    const char *input, time_t now, int *reused);
+int	campaign_update(struct derr *, PGconn *, long long id,
+	    const struct campaign_in *, time_t now);
+json_object *campaign_get(struct derr *, PGconn *, long long id);	/* 66: none */
+int	campaign_each(struct derr *, PGconn *, const char *customer,
+	    int (*fn)(json_object *, void *), void *arg);
+int	prospects_insert(struct derr *, PGconn *, const char *campaign_id,
+	    const char *json_array);
+/* One template-add object: whitelist, a body, well-formed variables. */
+int	template_read(json_object *, const char *path, struct vlist *errs);
+int	template_settle(json_object *, int step, const char *path, struct vlist *errs);
+/* Add or (replace) replace the templates in list; lines: each one's input
+ * line for messages, or NULL. Step errors go to errs (65); *out: the
+ * stored templates. */
+int	templates_add(struct derr *, PGconn *, long long campaign_id,
+	    json_object *list, const long *lines, int replace, time_t now,
+	    struct vlist *errs, json_object **out);
+void	vlist_move_line(struct vlist *to, struct vlist *from, long line);
+
+/* schedule.c: when steps are due (the caller's transaction, the clock given) */
+int	schedule_first_steps(struct derr *, PGconn *, const char *campaign_id,
+	    time_t now, long long *scheduled);
+int	schedule_following_steps(struct derr *, PGconn *, const char *campaign_id,
+	    time_t now, long long *scheduled);
+int	schedule_campaign(struct derr *, PGconn *, const char *campaign_id,
+	    time_t now, long long *scheduled);
+int	schedule_refit(struct derr *, PGconn *, const char *campaign_id, time_t now);
+int	schedule_shift(struct derr *, PGconn *, const char *campaign_id, int step,
+	    int days, time_t now);
+int	schedule_cancel(struct derr *, PGconn *, const char *campaign_id,
+	    const char *reason);
+
 #include "banned.h"
 #endif
