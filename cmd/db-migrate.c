@@ -6,14 +6,15 @@
 static const char usage[] =
     "usage: db-migrate [-qvV] [-d conninfo] [--status]\n";
 
+/* The versions whose flag is want. */
 static json_object *
-version_list(int from, int to)
+version_list(const unsigned char *flags, int want)
 {
 	json_object *a = json_object_new_array();
 	size_t i;
 
 	for (i = 0; i < drip_nmigrations; i++)
-		if (drip_migrations[i].version > from && drip_migrations[i].version <= to)
+		if (!!flags[i] == want)
 			json_object_array_add(a,
 			    json_object_new_int(drip_migrations[i].version));
 	return a;
@@ -22,16 +23,19 @@ version_list(int from, int to)
 static int
 status(PGconn *c)
 {
+	unsigned char applied[256];
 	struct derr e;
 	json_object *o;
 	int have;
 
-	if (migrate_current(&e, c, &have) == -1)
+	if (drip_nmigrations > sizeof(applied))
+		die(EX_SOFTWARE, "too many migrations");
+	if (migrate_state(&e, c, &have, applied) == -1)
 		die_derr(&e);
 	o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(have));
 	json_object_object_add(o, "latest", json_object_new_int(migrate_latest()));
-	json_object_object_add(o, "pending", version_list(have, migrate_latest()));
+	json_object_object_add(o, "pending", version_list(applied, 0));
 	out_json(o);
 	json_object_put(o);
 	if (have > migrate_latest())
@@ -43,18 +47,24 @@ status(PGconn *c)
 static int
 migrate(PGconn *c)
 {
+	unsigned char did[256];
 	struct derr e;
 	json_object *o;
-	int from, to;
+	size_t i;
+	int to;
 
-	if (migrate_apply(&e, c, &from, &to) == -1)
+	if (drip_nmigrations > sizeof(did))
+		die(EX_SOFTWARE, "too many migrations");
+	if (migrate_apply(&e, c, did, &to) == -1)
 		die_derr(&e);
-	if (verbose && to > from)
-		say(LOG_INFO, "migrated schema drip from version %d to %d", from, to);
+	for (i = 0; verbose && i < drip_nmigrations; i++)
+		if (did[i])
+			say(LOG_INFO, "applied migration %d (%s)", drip_migrations[i].version,
+			    drip_migrations[i].name);
 	o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(to));
 	json_object_object_add(o, "latest", json_object_new_int(migrate_latest()));
-	json_object_object_add(o, "applied", version_list(from, to));
+	json_object_object_add(o, "applied", version_list(did, 1));
 	if (!quiet)
 		out_json(o);
 	json_object_put(o);

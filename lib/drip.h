@@ -84,7 +84,9 @@ extern const struct migration drip_migrations[];
 extern const size_t drip_nmigrations;
 int	migrate_latest(void);
 int	migrate_current(struct derr *, PGconn *, int *version);
-int	migrate_apply(struct derr *, PGconn *, int *from, int *to);
+int	migrate_state(struct derr *, PGconn *, int *version, unsigned char *applied);
+/* did[i]: drip_migrations[i] was applied by this call; *to: the version now */
+int	migrate_apply(struct derr *, PGconn *, unsigned char *did, int *to);
 
 /* jsonread.c: the one place where "whitelist writes only" is enforced */
 enum jkind {

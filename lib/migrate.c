@@ -21,26 +21,57 @@ migrate_latest(void)
 	    drip_migrations[drip_nmigrations - 1].version;
 }
 
+/*
+ * What the database has: its highest version, and which of the compiled
+ * migrations it lacks (applied[i] says for drip_migrations[i]). A version
+ * merged late, below one already applied, is still found missing.
+ */
 int
-migrate_current(struct derr *e, PGconn *c, int *version)
+migrate_state(struct derr *e, PGconn *c, int *version, unsigned char *applied)
 {
 	PGresult *r;
 	const char *errstr;
+	size_t i;
+	int row, v;
 
+	*version = 0;
+	memset(applied, 0, drip_nmigrations);
 	r = db_exec(e, c, "SELECT to_regclass('drip.schema_migrations') IS NOT NULL", 0, NULL);
 	if (r == NULL)
 		return -1;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		PQclear(r);
-		*version = 0;
 		return 0;
 	}
 	PQclear(r);
-	r = db_exec(e, c, "SELECT coalesce(max(version), 0) FROM drip.schema_migrations", 0, NULL);
-	if (r == NULL)
+	if ((r = db_exec(e, c, "SELECT version FROM drip.schema_migrations ORDER BY 1", 0, NULL)) == NULL)
 		return -1;
-	*version = (int)strtonum(PQgetvalue(r, 0, 0), 0, 1000000, &errstr);
+	for (row = 0; row < PQntuples(r); row++) {
+		v = (int)strtonum(PQgetvalue(r, row, 0), 0, 1000000, &errstr);
+		if (v > *version)
+			*version = v;
+		for (i = 0; i < drip_nmigrations; i++)
+			if (drip_migrations[i].version == v)
+				applied[i] = 1;
+	}
 	PQclear(r);
+	return 0;
+}
+
+int
+migrate_current(struct derr *e, PGconn *c, int *version)
+{
+	unsigned char applied[256];
+	size_t i;
+
+	if (drip_nmigrations > sizeof(applied))
+		return derr_set(e, EX_SOFTWARE, "too many migrations");
+	if (migrate_state(e, c, version, applied) == -1)
+		return -1;
+	/* a missing migration makes the schema older than its highest version */
+	for (i = 0; i < drip_nmigrations; i++)
+		if (!applied[i] && drip_migrations[i].version < *version)
+			*version = drip_migrations[i].version - 1;
 	return 0;
 }
 
@@ -65,11 +96,14 @@ apply_one(struct derr *e, PGconn *c, const struct migration *m)
 }
 
 int
-migrate_apply(struct derr *e, PGconn *c, int *from, int *to)
+migrate_apply(struct derr *e, PGconn *c, unsigned char *did, int *to)
 {
+	unsigned char applied[256];
 	size_t i;
 	int have;
 
+	if (drip_nmigrations > sizeof(applied))
+		return derr_set(e, EX_SOFTWARE, "too many migrations");
 	if (db_begin(e, c) == -1)
 		return -1;
 	if (db_cmd(e, c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", 0, NULL) == -1 ||
@@ -79,9 +113,10 @@ migrate_apply(struct derr *e, PGconn *c, int *from, int *to)
 	    " version integer PRIMARY KEY,"
 	    " name text NOT NULL,"
 	    " applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL) == -1 ||
-	    migrate_current(e, c, &have) == -1)
+	    migrate_state(e, c, &have, applied) == -1)
 		goto fail;
-	*from = *to = have;
+	*to = have;
+	memset(did, 0, drip_nmigrations);
 	if (have > migrate_latest()) {
 		derr_set(e, EX_TEMPFAIL,
 		    "schema drip is at version %d, newer than this drip (%d): upgrade drip",
@@ -89,11 +124,13 @@ migrate_apply(struct derr *e, PGconn *c, int *from, int *to)
 		goto fail;
 	}
 	for (i = 0; i < drip_nmigrations; i++) {
-		if (drip_migrations[i].version <= have)
+		if (applied[i])
 			continue;
 		if (apply_one(e, c, &drip_migrations[i]) == -1)
 			goto fail;
-		*to = drip_migrations[i].version;
+		did[i] = 1;
+		if (drip_migrations[i].version > *to)
+			*to = drip_migrations[i].version;
 	}
 	if (db_commit(e, c) == -1)
 		goto fail;

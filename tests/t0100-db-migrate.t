@@ -2,7 +2,7 @@
 # db-migrate creates the schema, is idempotent, serializes concurrent runs,
 # and tools refuse a schema that is missing, older or newer than they are.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 16
 
 db_fresh --empty
 run db-migrate --status
@@ -34,6 +34,14 @@ is "$(cat "$T/a" "$T/b" | jq -s -c 'map(.applied|length) | sort')" "[0,$n]" \
 	'exactly one concurrent run applied the migrations'
 is "$(psql -X -At -d "$url2" -c 'SELECT count(*) FROM drip.schema_migrations')" "$n" \
 	'no version recorded twice'
+
+# A version merged late, below one already applied, is still pending, and
+# tools refuse the schema until it is applied.
+low=$(sql 'SELECT min(version) FROM drip.schema_migrations WHERE version > 1')
+sql "DELETE FROM drip.schema_migrations WHERE version = $low"
+is "$(db-migrate --status | jq -c .pending)" "[$low]" 'a missing lower version is pending'
+must_fail 75 'a tool refuses a schema with a missing version' campaign-show --customer nobody
+sql "INSERT INTO drip.schema_migrations (version, name) VALUES ($low, 'back')"
 
 # A database newer than the binary: db-migrate and every tool refuse (75).
 sql "INSERT INTO drip.schema_migrations (version, name) VALUES (9999, 'future')"

@@ -34,6 +34,8 @@ fixture() {	# page: a database and a mock of its own, in a fresh folder
 		chmod 600 "$DRIP_KEY_FILE"
 		outlook-auth --customer acme >/dev/null 2>&1 ||
 			diag "fixture: outlook-auth could not connect sales@acme.example"
+	else
+		sql "INSERT INTO drip.email_identity (customer_id, email, display_name) VALUES ('acme', 'sales@acme.example', 'Acme Sales')" >/dev/null
 	fi
 }
 [ -f "$DRIP_TOP/tests/mock-graph/mock.sh" ] && . "$DRIP_TOP/tests/mock-graph/mock.sh" &&
@@ -46,7 +48,7 @@ while IFS="$(printf '\t')" read -r p n cmd; do
 		fixture "$p"
 	fi
 	cmd=$(printf '%b' "$cmd")
-	(cd "$work" && sh -c "$cmd") >"$T/out" 2>&1
+	(cd "$work" && bash -o pipefail -c "$cmd") >"$T/out" 2>&1
 	r=$?
 	_tap_result $r "$p example $n: $(printf '%s' "$cmd" | head -n 1)"
 	[ $r -eq 0 ] || { diag "exit $r"; sed 's/^/#   /' "$T/out" | head -20; }

@@ -185,6 +185,7 @@ CREATE TABLE drip.email_campaign_prospect_step (
 		ON DELETE CASCADE,
 	FOREIGN KEY (customer_id, campaign_id, step)
 		REFERENCES drip.email_campaign_template (customer_id, campaign_id, step)
+		ON DELETE CASCADE
 );
 -- "What is due" stays cheap however many steps wait in the future or lie in
 -- the past: only scheduled rows are in this index.

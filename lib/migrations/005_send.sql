@@ -239,7 +239,9 @@ LANGUAGE sql AS $$
 $$;
 
 -- Sent: record it, advance the prospect, schedule the next step at send
--- time plus its delay moved into the window, or finish the prospect.
+-- time plus its delay (in days of the prospect's wall clock, so a
+-- daylight-saving change does not move the hour) moved into the window,
+-- or finish the prospect.
 CREATE FUNCTION drip.mark_sent(worker text, t timestamptz, ids bigint[],
     times timestamptz[]) RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
@@ -270,9 +272,10 @@ BEGIN
 		INSERT INTO drip.email_campaign_prospect_step (customer_id, campaign_id,
 		    prospect_id, step, due_at)
 		SELECT d.customer_id, d.campaign_id, d.prospect_id, tt.step,
-		       coalesce(drip.next_in_window(d.at + tt.delay_days * interval '1 day',
-			   coalesce(p.timezone, c.timezone), c.send_days, c.send_start,
-			   c.send_end), d.at + tt.delay_days * interval '1 day')
+		       coalesce(drip.next_in_window(
+			   drip.add_local_days(d.at, coalesce(p.timezone, c.timezone), tt.delay_days),
+			   coalesce(p.timezone, c.timezone), c.send_days, c.send_start, c.send_end),
+			   d.at + tt.delay_days * interval '1 day')
 		FROM done d
 		JOIN drip.email_campaign_template tt
 		  ON tt.campaign_id = d.campaign_id AND tt.step = d.step + 1
