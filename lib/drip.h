@@ -208,6 +208,8 @@ struct graph_resp {
 	char		 detail[GRAPH_DETAIL_MAX];	/* for people: never branch on it */
 	double		 retry_after;	/* seconds asked for; -1 when not said */
 	int		 attempts;	/* tries made */
+	int		 immutable_ids;	/* Preference-Applied: IdType="ImmutableId" */
+	char		 request_id[64];	/* Graph's request-id, for support */
 	unsigned	 flags;		/* the request's GRQ_ flags */
 	char		*body;		/* NUL-terminated; NULL when empty */
 	size_t		 len;

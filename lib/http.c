@@ -589,27 +589,47 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The value of header name: if line is that header, copy it (trimmed). */
+static int
+header_value(const char *line, size_t len, const char *name, char *out, size_t outsz)
+{
+	size_t nlen = strlen(name), v;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return 0;
+	line += nlen + 1;
+	len -= nlen + 1;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	for (v = 0; v < len && line[v] != '\r' && line[v] != '\n'; v++)
+		;
+	if (v >= outsz)
+		v = outsz - 1;
+	memcpy(out, line, v);
+	out[v] = '\0';
+	return 1;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct greq *q = arg;
-	size_t len = size * n, vlen;
-	static const char name[] = "retry-after:";
+	size_t len = size * n;
+	char pref[256];
 
-	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		q->retry_after[0] = '\0';	/* a new response (after 100) */
-	else if (len > sizeof(name) - 1 &&
-	    strncasecmp(data, name, sizeof(name) - 1) == 0) {
-		data += sizeof(name) - 1;
-		len -= sizeof(name) - 1;
-		for (vlen = 0; vlen < len && data[vlen] != '\r' && data[vlen] != '\n'; vlen++)
-			;
-		if (vlen < sizeof(q->retry_after)) {
-			memcpy(q->retry_after, data, vlen);
-			q->retry_after[vlen] = '\0';
-		}
-	}
-	return size * n;
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* a new response (after a 100 Continue, or a retry) */
+		q->retry_after[0] = q->r.request_id[0] = '\0';
+		q->r.immutable_ids = 0;
+	} else if (header_value(data, len, "retry-after", q->retry_after,
+	    sizeof(q->retry_after)) ||
+	    header_value(data, len, "request-id", q->r.request_id,
+	    sizeof(q->r.request_id)))
+		;
+	else if (header_value(data, len, "preference-applied", pref, sizeof(pref)) &&
+	    strcasestr(pref, "IdType=\"ImmutableId\"") != NULL)
+		q->r.immutable_ids = 1;
+	return len;
 }
 
 static int
@@ -709,6 +729,8 @@ start(struct greq *q)
 	q->r.status = 0;
 	q->r.retry_after = -1;
 	q->r.attempts++;
+	q->r.immutable_ids = 0;
+	q->r.request_id[0] = '\0';
 	q->retry_after[0] = '\0';
 	q->cap = 0;
 	if (curl_multi_add_handle(q->g->m, q->h) != CURLM_OK)
