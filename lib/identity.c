@@ -184,43 +184,66 @@ out:
 	return rc;
 }
 
+/* Connecting again keeps the id and settings (a name set with --update). */
+static const char reconnect_sql[] =
+	"UPDATE drip.email_identity AS i SET status = 'connected', graph_user_id = $4, "
+	"display_name = CASE WHEN i.display_name = '' THEN $3 ELSE i.display_name END "
+	"WHERE customer_id = $1 AND lower(email) = lower($2) RETURNING id";
+static const char connect_sql[] =
+	"INSERT INTO drip.email_identity AS i "
+	"(customer_id, email, display_name, graph_user_id, status) "
+	"VALUES ($1, $2, $3, $4, 'connected') "
+	"ON CONFLICT (customer_id, lower(email)) DO UPDATE SET "
+	"status = 'connected', graph_user_id = EXCLUDED.graph_user_id, "
+	"display_name = CASE WHEN i.display_name = '' THEN EXCLUDED.display_name "
+	"ELSE i.display_name END RETURNING id";
+
+/*
+ * The row of the customer's mailbox, made or found. UPDATE first, as an
+ * INSERT ... ON CONFLICT spends an id even when it updates; the INSERT
+ * still covers two first connections racing.
+ */
+static int
+upsert_row(struct derr *e, PGconn *c, const char *customer,
+    const struct graph_user *me, long long *id)
+{
+	const char *p[] = { customer, me->email, me->display_name, me->id };
+	const char *errstr;
+	PGresult *r;
+
+	if ((r = db_exec(e, c, reconnect_sql, 4, p)) == NULL)
+		return -1;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		if ((r = db_exec(e, c, connect_sql, 4, p)) == NULL)
+			return -1;
+	}
+	*id = strtonum(PQgetvalue(r, 0, 0), 1, INT64_MAX, &errstr);
+	PQclear(r);
+	return 0;
+}
+
 /*
  * Connect (or connect again) the mailbox /me described for a customer: one
- * transaction upserts the row, then seals the tokens to its id.
+ * transaction finds or makes the row, then seals the tokens to its id.
  */
 int
 identity_connect(struct derr *e, PGconn *c, const struct crypt_key *k,
     const char *customer, const struct graph_user *me,
     const struct graph_tokens *t, long long *id)
 {
-	const char *p[] = { customer, me->email, me->display_name, me->id };
-	const char *errstr;
-	PGresult *r;
-
 	if (t->refresh == NULL)
 		return derr_set(e, EX_NOPERM, "sign-in gave no refresh token "
 		    "(offline_access was not granted): drip could not keep the mailbox");
 	if (db_begin(e, c) == -1)
 		return -1;
-	r = db_exec(e, c, "INSERT INTO drip.email_identity AS i "
-	    "(customer_id, email, display_name, graph_user_id, status) "
-	    "VALUES ($1, $2, $3, $4, 'connected') "
-	    "ON CONFLICT (customer_id, lower(email)) DO UPDATE SET "
-	    "status = 'connected', graph_user_id = EXCLUDED.graph_user_id, "
-	    "display_name = CASE WHEN i.display_name = '' THEN EXCLUDED.display_name "
-	    "ELSE i.display_name END "
-	    "RETURNING id", 4, p);
-	if (r == NULL)
-		goto fail;
-	*id = strtonum(PQgetvalue(r, 0, 0), 1, INT64_MAX, &errstr);
-	PQclear(r);
-	if (store_tokens(e, c, k, *id, t->access, t->refresh, t->expires_in) == -1 ||
-	    db_commit(e, c) == -1)
-		goto fail;
+	if (upsert_row(e, c, customer, me, id) == -1 ||
+	    store_tokens(e, c, k, *id, t->access, t->refresh, t->expires_in) == -1 ||
+	    db_commit(e, c) == -1) {
+		db_rollback(c);
+		return -1;
+	}
 	return 0;
-fail:
-	db_rollback(c);
-	return -1;
 }
 
 int
