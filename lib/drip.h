@@ -209,6 +209,7 @@ struct graph_resp {
 	double		 retry_after;	/* seconds asked for; -1 when not said */
 	int		 attempts;	/* tries made */
 	int		 immutable_ids;	/* Preference-Applied: IdType="ImmutableId" */
+	long		 connects;	/* new connections the last try opened */
 	char		 request_id[64];	/* Graph's request-id, for support */
 	unsigned	 flags;		/* the request's GRQ_ flags */
 	char		*body;		/* NUL-terminated; NULL when empty */
@@ -231,7 +232,8 @@ struct graph;
 /*
  * Called from graph_run() when a request is over (retries done). The
  * response belongs to the engine and is freed when the callback returns;
- * graph_resp_move() keeps it. The callback may submit more requests.
+ * graph_resp_move() keeps it. The callback may submit more requests (with
+ * a callback, not synchronously) but must not free the engine.
  */
 typedef void (*graph_done_fn)(struct graph_resp *, void *arg);
 

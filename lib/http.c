@@ -865,6 +865,7 @@ classify(struct greq *q, CURLcode rc)
 	double ra;
 
 	curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->r.status);
+	curl_easy_getinfo(q->h, CURLINFO_NUM_CONNECTS, &q->r.connects);
 	if (t != GRAPH_T_DONE)
 		q->r.status = 0;
 	q->r.class = graph_classify(q->r.status, q->r.body, q->r.len, t,

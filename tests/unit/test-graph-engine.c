@@ -186,12 +186,20 @@ messages(void)
 	struct graph_resp r;
 	struct derr e;
 	size_t before = sent_count();
+	long conns;
+	int i;
 
 	graph_me(g, &e, access_token, NULL, &r);
 	ok(r.class == GRAPH_OK && graph_user_parse(&r, &u) == 0 && strcmp(u.email, ME) == 0 &&
 	    u.id[0] != '\0', "/me: the mailbox address and id");
 	ok(r.request_id[0] != '\0', "Graph's request-id is kept for support");
 	graph_resp_free(&r);
+	for (i = 0, conns = 0; i < 10; i++) {
+		graph_me(g, &e, access_token, NULL, &r);
+		conns += r.connects;
+		graph_resp_free(&r);
+	}
+	ok(conns == 0, "ten more requests reuse the open connection (%ld new)", conns);
 
 	graph_create_draft(g, &e, access_token, &m, NULL, &r);
 	ok(r.status == 201 && graph_msg_parse(&r, &d) == 1 && strlen(d.id) == 116 &&
@@ -202,6 +210,7 @@ messages(void)
 
 	graph_send(g, &e, access_token, d.id, NULL, &r);
 	ok(r.class == GRAPH_OK && r.status == 202 && r.len == 0, "send: 202, empty body");
+	ok(r.connects == 1, "  on a connection of its own (curl never replays a send)");
 	graph_resp_free(&r);
 	ok(sent_count() == before + 1, "the mock sent exactly one message");
 	is_str(last_sent(NULL, "x-drip-step"), "101", "tagged with x-drip-step");
@@ -518,7 +527,7 @@ main(void)
 		return 0;
 	}
 	setenv("DRIP_CLIENT_ID", "drip-test-client", 1);
-	plan(50);
+	plan(52);
 	{
 		struct graph_opts o = { .max_attempts = 3, .max_retry_wait = 3 };
 
