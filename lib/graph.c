@@ -352,14 +352,16 @@ graph_find_sent(struct graph *g, struct derr *e, const char *token,
 /*
  * One page of the Inbox delta query: the first (link NULL) or the one an
  * @odata.nextLink or @odata.deltaLink names, followed verbatim, and only
- * on our own Graph (the token goes with it).
+ * on our own Graph (the token goes with it). Bodies come as text, which
+ * is what a reader of replies wants; select names the properties.
  */
 int
 graph_delta_page(struct graph *g, struct derr *e, const char *token,
     const char *link, const char *select, graph_done_fn done, void *arg)
 {
 	struct graph_req rq = {
-		.method = "GET", .token = token, .prefer = "odata.maxpagesize=50",
+		.method = "GET", .token = token,
+		.prefer = "odata.maxpagesize=50, outlook.body-content-type=\"text\"",
 		.flags = GRQ_GRAPH | GRQ_IDEMPOTENT,
 	};
 	char url[8192], sel[1024];

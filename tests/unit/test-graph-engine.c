@@ -475,25 +475,29 @@ delta(void)
 {
 	struct graph_resp r;
 	struct derr e;
-	json_object *v;
-	const char *next, *dl;
+	json_object *v, *b;
+	const char *next, *dl, *body_type;
 	char link[8192];
-	int i, pages = 0, msgs = 0;
+	int i, pages = 0, msgs = 0, body_type_ok = 0;
 
 	for (i = 0; i < 55; i++)
 		json_object_put(ctl("POST", "/_mock/users/" ME "/inbox",
-		    "{\"subject\":\"hello\",\"body\":\"hi\",\"from\":{\"emailAddress\":"
+		    "{\"subject\":\"hello\",\"body\":{\"contentType\":\"html\",\"content\":"
+		    "\"<p>hi</p>\"},\"from\":{\"emailAddress\":"
 		    "{\"address\":\"dan@example.org\"}}}"));
 	link[0] = '\0';
 	for (;;) {
 		graph_delta_page(g, &e, access_token, link[0] ? link : NULL,
-		    "subject,from,internetMessageHeaders", NULL, &r);
+		    "subject,from,body,internetMessageHeaders", NULL, &r);
 		if (r.class != GRAPH_OK || graph_delta_parse(&r, &v, &next, &dl) == -1) {
 			printf("# delta failed: %s %s\n", r.code, r.detail);
 			graph_resp_free(&r);
 			break;
 		}
-		pages++;
+		if (pages++ == 0 && json_object_array_length(v) > 0 &&
+		    json_object_object_get_ex(json_object_array_get_idx(v, 0), "body", &b) &&
+		    (body_type = jstr(b, "contentType")) != NULL)
+			body_type_ok = strcmp(body_type, "text") == 0;
 		msgs += (int)json_object_array_length(v);
 		strlcpy(link, next != NULL ? next : dl, sizeof(link));
 		graph_resp_free(&r);
@@ -502,6 +506,7 @@ delta(void)
 	}
 	ok(pages == 2 && msgs == 55, "delta: 55 messages in pages of 50, nextLink followed "
 	    "(%d pages, %d messages)", pages, msgs);
+	ok(body_type_ok, "  bodies come as text (Prefer: outlook.body-content-type)");
 	json_object_put(ctl("POST", "/_mock/users/" ME "/inbox",
 	    "{\"subject\":\"late\",\"body\":\"hi\"}"));
 	graph_delta_page(g, &e, access_token, link, NULL, NULL, &r);
@@ -527,7 +532,7 @@ main(void)
 		return 0;
 	}
 	setenv("DRIP_CLIENT_ID", "drip-test-client", 1);
-	plan(52);
+	plan(53);
 	{
 		struct graph_opts o = { .max_attempts = 3, .max_retry_wait = 3 };
 
