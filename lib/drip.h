@@ -232,15 +232,17 @@ struct graph;
 /*
  * Called from graph_run() when a request is over (retries done). The
  * response belongs to the engine and is freed when the callback returns;
- * graph_resp_move() keeps it. The callback may submit more requests (with
- * a callback, not synchronously) but must not free the engine.
+ * graph_resp_move() keeps it. The callback may submit more requests, even
+ * synchronous ones (which run the engine, so other callbacks may run
+ * meanwhile), but must not free the engine.
  */
 typedef void (*graph_done_fn)(struct graph_resp *, void *arg);
 
 struct graph *graph_new(struct derr *, const struct graph_opts *);	/* NULL: defaults */
 void	graph_free(struct graph *);
 /*
- * Submit a request. With done == NULL the call is synchronous: it runs the
+ * Submit a request; everything given is copied (the caller may wipe its
+ * token at once). With done == NULL the call is synchronous: it runs the
  * engine until this request is over and arg is the struct graph_resp * that
  * receives the response (graph_resp_free it). -1 only when the request
  * could not even be made (derr); any answer, even an error, is 0.

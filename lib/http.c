@@ -926,28 +926,37 @@ finish(struct graph *g, struct greq *q, CURLcode rc)
 	deliver(q);
 }
 
-/* Start the retries that are due; the seconds until the next one, or -1. */
+/*
+ * Start the retries that are due; the seconds until the next one, or -1.
+ * Due requests are taken off the list first: a callback run from here may
+ * run the engine itself.
+ */
 static double
 start_due(struct graph *g)
 {
-	struct greq **pp = &g->waiting, *q;
+	struct greq **pp = &g->waiting, *q, *due = NULL;
 	double now = mono(), next = -1;
 
 	while ((q = *pp) != NULL) {
 		if (q->due <= now) {
 			*pp = q->next;
 			g->nwaiting--;
-			q->next = NULL;
-			if (start(q) == -1) {
-				q->r.class = GRAPH_TRANSIENT;
-				strlcpy(q->r.code, "internal", sizeof(q->r.code));
-				deliver(q);
-			}
+			q->next = due;
+			due = q;
 			continue;
 		}
 		if (next < 0 || q->due - now < next)
 			next = q->due - now;
 		pp = &q->next;
+	}
+	while ((q = due) != NULL) {
+		due = q->next;
+		q->next = NULL;
+		if (start(q) == -1) {
+			q->r.class = GRAPH_TRANSIENT;
+			strlcpy(q->r.code, "internal", sizeof(q->r.code));
+			deliver(q);
+		}
 	}
 	return next;
 }

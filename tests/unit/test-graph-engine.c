@@ -443,10 +443,27 @@ count_me(struct graph_resp *r, void *arg)
 	}
 }
 
+/* A callback that chains: a synchronous call from inside a callback. */
+static void
+chain(struct graph_resp *r, void *arg)
+{
+	struct graph_resp inner;
+	struct derr e;
+	int *state = arg;
+
+	if (r->class != GRAPH_OK)
+		return;
+	*state = 1;
+	if (graph_me(g, &e, access_token, NULL, &inner) == 0 && inner.class == GRAPH_OK)
+		*state = 2;
+	graph_resp_free(&inner);
+}
+
 static void
 async_burst(void)
 {
 	struct graph_opts o = { .max_attempts = 8, .max_retry_wait = 3 };
+	int chained[3] = { 0, 0, 0 };
 	struct tally t = { 0 };
 	struct graph *burst;
 	struct derr e;
@@ -468,6 +485,12 @@ async_burst(void)
 	    t.throttled_then_ok);
 	faults("{}");
 	graph_free(burst);
+
+	for (i = 0; i < 3; i++)
+		graph_me(g, &e, access_token, chain, &chained[i]);
+	graph_run(g, -1);
+	ok(chained[0] == 2 && chained[1] == 2 && chained[2] == 2,
+	    "callbacks may make synchronous calls (the engine runs inside them)");
 }
 
 static void
@@ -532,7 +555,7 @@ main(void)
 		return 0;
 	}
 	setenv("DRIP_CLIENT_ID", "drip-test-client", 1);
-	plan(53);
+	plan(54);
 	{
 		struct graph_opts o = { .max_attempts = 3, .max_retry_wait = 3 };
 
