@@ -26,7 +26,7 @@ mock_start() {
 		MOCK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mock-graph.XXXXXX") || return 1
 		_mock_made_dir=1
 	fi
-	local portfile=$MOCK_DIR/port i
+	local portfile=$MOCK_DIR/port
 	rm -f "$portfile"
 	MOCK_LOG=$MOCK_DIR/requests.log
 	MOCK_SENT_LOG=$MOCK_DIR/sent.log
@@ -34,7 +34,7 @@ mock_start() {
 		--sent-log "$MOCK_SENT_LOG" "$@" 2>>"$MOCK_DIR/stderr" &
 	MOCK_PID=$!
 	# The port file appears (renamed into place) once the mock listens.
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$portfile" ] && break
 		if ! kill -0 "$MOCK_PID" 2>/dev/null; then
 			echo "mock_start: mock-graph exited:" >&2
