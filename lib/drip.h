@@ -269,6 +269,264 @@ int	schedule_shift(struct derr *, PGconn *, const char *campaign_id, int step,
 	    int days, time_t now);
 int	schedule_cancel(struct derr *, PGconn *, const char *campaign_id,
 	    const char *reason);
+/*
+ * http.c: the HTTP engine under graph.c. Many requests run at once over one
+ * curl multi handle (connections kept and reused, HTTP/2 where the server
+ * offers it); each ends in a callback with a classified response. Errors
+ * are classified here and nowhere else.
+ */
+#define GRAPH_CODE_MAX		128		/* error code word */
+#define GRAPH_DETAIL_MAX	256		/* first line of the description */
+#define GRAPH_TOKEN_MAX		(16 * 1024)	/* a bearer token, NUL included */
+#define GRAPH_BODY_MAX		(32 * 1024 * 1024)	/* longest response read */
+
+enum graph_class {
+	GRAPH_OK,		/* 2xx */
+	GRAPH_TRANSIENT,	/* 429, 503, 504, other 5xx, connection failure
+				 * before sending: try again after retry_after */
+	GRAPH_AUTH,		/* 401: refresh the access token once, try again */
+	GRAPH_PERM_MESSAGE,	/* 400s like ErrorInvalidRecipients: this request
+				 * (message) can never succeed as it is */
+	GRAPH_PERM_MAILBOX,	/* ErrorAccessDenied, MailboxNotEnabledForRESTAPI,
+				 * invalid_grant: the mailbox must be connected again */
+	GRAPH_AMBIGUOUS,	/* a send that timed out or got a 5xx: it may have
+				 * gone; never retried blindly */
+};
+const char *graph_class_name(enum graph_class);
+
+/* How a request ended below HTTP, for graph_classify(). */
+enum graph_transport {
+	GRAPH_T_DONE,		/* a response came back */
+	GRAPH_T_UNSENT,		/* failed before the request could reach the server */
+	GRAPH_T_LOST,		/* went out, no complete answer: timeout, reset */
+};
+
+#define GRQ_SEND	0x1	/* POST .../send: failures after sending are ambiguous */
+#define GRQ_SECRET	0x2	/* request or response carries tokens: wiped after use */
+#define GRQ_GRAPH	0x4	/* a Graph request: Prefer: IdType="ImmutableId" */
+#define GRQ_IDEMPOTENT	0x8	/* safe to repeat after a lost answer */
+
+enum graph_class graph_classify(long status, const char *body, size_t len,
+	    enum graph_transport, unsigned flags, char code[GRAPH_CODE_MAX],
+	    char *detail, size_t detailsz);
+/* Retry-After: seconds (fractional allowed) or an HTTP date; 0 or -1 */
+int	retry_after_parse(const char *value, time_t now, double *secs);
+double	graph_backoff(int attempt);	/* exponential with jitter, seconds */
+
+struct graph_opts {
+	const char	*graph_url;	/* NULL: DRIP_GRAPH_URL, else Microsoft's */
+	const char	*login_url;	/* NULL: DRIP_LOGIN_URL, else Microsoft's */
+	const char	*client_id;	/* NULL: DRIP_CLIENT_ID */
+	const char	*tenant;	/* NULL: DRIP_TENANT, else "organizations" */
+	long		 connect_timeout_ms;	/* 0: 10 s (at most the total) */
+	long		 timeout_ms;	/* whole request; 0: DRIP_GRAPH_TIMEOUT or 60 s */
+	long		 max_host_connections;	/* 0: 8 */
+	int		 max_attempts;	/* tries of a retryable request; 0: 4 */
+	double		 max_retry_wait;	/* longest wait between tries; 0: 30 s */
+};
+
+struct graph_resp {
+	enum graph_class class;
+	long		 status;	/* HTTP status, 0 when none came */
+	char		 code[GRAPH_CODE_MAX];	/* "ErrorInvalidRecipients",
+				 * "invalid_grant", "timeout", "connect"; "" if OK */
+	char		 detail[GRAPH_DETAIL_MAX];	/* for people: never branch on it */
+	double		 retry_after;	/* seconds asked for; -1 when not said */
+	int		 attempts;	/* tries made */
+	int		 immutable_ids;	/* Preference-Applied: IdType="ImmutableId" */
+	long		 connects;	/* new connections the last try opened */
+	char		 request_id[64];	/* Graph's request-id, for support */
+	unsigned	 flags;		/* the request's GRQ_ flags */
+	char		*body;		/* NUL-terminated; NULL when empty */
+	size_t		 len;
+	json_object	*json;		/* body parsed, or NULL */
+};
+
+struct graph_req {
+	const char	*method;	/* "GET", "POST", "PATCH" */
+	const char	*url;		/* absolute */
+	const char	*token;		/* bearer token, or NULL */
+	const char	*body;		/* NULL: none */
+	size_t		 bodylen;	/* 0: strlen(body) */
+	const char	*content_type;	/* NULL: application/json */
+	const char	*prefer;	/* more Prefer: preferences, or NULL */
+	unsigned	 flags;		/* GRQ_ */
+};
+
+struct graph;
+/*
+ * Called from graph_run() when a request is over (retries done). The
+ * response belongs to the engine and is freed when the callback returns;
+ * graph_resp_move() keeps it. The callback may submit more requests, even
+ * synchronous ones (which run the engine, so other callbacks may run
+ * meanwhile), but must not free the engine.
+ */
+typedef void (*graph_done_fn)(struct graph_resp *, void *arg);
+
+struct graph *graph_new(struct derr *, const struct graph_opts *);	/* NULL: defaults */
+void	graph_free(struct graph *);
+/*
+ * Submit a request; everything given is copied (the caller may wipe its
+ * token at once). With done == NULL the call is synchronous: it runs the
+ * engine until this request is over and arg is the struct graph_resp * that
+ * receives the response (graph_resp_free it). -1 only when the request
+ * could not even be made (derr); any answer, even an error, is 0.
+ */
+int	graph_request(struct graph *, struct derr *, const struct graph_req *,
+	    graph_done_fn done, void *arg);
+size_t	graph_pending(const struct graph *);
+/* Run for at most timeout_ms (< 0: until nothing is pending); what is left */
+size_t	graph_run(struct graph *, long timeout_ms);
+void	graph_resp_move(struct graph_resp *dst, struct graph_resp *src);
+void	graph_resp_free(struct graph_resp *);
+/* derr from a failed response: "what: code: detail", exit code by class */
+int	graph_derr(struct derr *, const char *what, const struct graph_resp *);
+const char *graph_base(const struct graph *);		/* Graph base URL */
+const char *graph_login_base(const struct graph *);	/* identity platform */
+const char *graph_client_id(const struct graph *);	/* "" when not set */
+const char *graph_tenant(const struct graph *);
+int	graph_same_origin(const struct graph *, const char *url);
+
+/* graph.c: typed Microsoft Graph and identity-platform operations */
+#define GRAPH_ID_MAX		512	/* message, conversation, user ids */
+#define GRAPH_HEADERS_MAX	5	/* x- headers Graph accepts on a message */
+#define GRAPH_SCOPES	"offline_access User.Read Mail.Send Mail.ReadWrite"
+
+struct graph_header {
+	const char	*name;		/* must begin with "x-" */
+	const char	*value;
+};
+/* A message to create or change; NULL fields are left out. */
+struct graph_mail {
+	const char	*subject;
+	const char	*body;
+	int		 html;		/* body is HTML, else text */
+	const char	*to;		/* recipient address */
+	const char	*to_name;
+	const char	*step;		/* sent as x-drip-step: the drip step id */
+	const struct graph_header *headers;	/* more x- headers */
+	size_t		 nheaders;	/* at most GRAPH_HEADERS_MAX - 1 with step */
+};
+/* Every op: done == NULL runs it synchronously, as graph_request(). */
+int	graph_me(struct graph *, struct derr *, const char *token,
+	    graph_done_fn, void *);
+int	graph_create_draft(struct graph *, struct derr *, const char *token,
+	    const struct graph_mail *, graph_done_fn, void *);
+int	graph_create_reply(struct graph *, struct derr *, const char *token,
+	    const char *msgid, const struct graph_mail *, graph_done_fn, void *);
+int	graph_patch_message(struct graph *, struct derr *, const char *token,
+	    const char *msgid, const struct graph_mail *, graph_done_fn, void *);
+int	graph_send(struct graph *, struct derr *, const char *token,
+	    const char *msgid, graph_done_fn, void *);
+int	graph_get_message(struct graph *, struct derr *, const char *token,
+	    const char *msgid, const char *select, graph_done_fn, void *);
+int	graph_find_sent(struct graph *, struct derr *, const char *token,
+	    const char *internet_message_id, graph_done_fn, void *);
+int	graph_delta_page(struct graph *, struct derr *, const char *token,
+	    const char *link, const char *select, graph_done_fn, void *);
+int	graph_device_start(struct graph *, struct derr *, graph_done_fn, void *);
+int	graph_device_poll(struct graph *, struct derr *, const char *device_code,
+	    graph_done_fn, void *);
+int	graph_refresh(struct graph *, struct derr *, const char *refresh_token,
+	    graph_done_fn, void *);
+/* The JSON of a message, for tests and callers that build their own. */
+json_object *graph_mail_json(struct derr *, const struct graph_mail *, int for_reply);
+
+/* What the responses say. */
+struct graph_msg {
+	char	id[GRAPH_ID_MAX];
+	char	conversation_id[GRAPH_ID_MAX];
+	char	internet_message_id[GRAPH_ID_MAX];
+	int	is_draft;		/* 1, 0, or -1 when not said */
+	char	sent_at[40];		/* sentDateTime, "" when none */
+};
+/* 1: found (a message, or the first of a collection); 0: empty; -1 */
+int	graph_msg_parse(const struct graph_resp *, struct graph_msg *);
+struct graph_user {
+	char	id[GRAPH_ID_MAX];
+	char	email[EMAIL_MAX + 1];	/* mail, else userPrincipalName */
+	char	display_name[256];
+};
+int	graph_user_parse(const struct graph_resp *, struct graph_user *);
+struct graph_tokens {
+	char	*access;		/* wiped and freed by graph_tokens_wipe */
+	char	*refresh;		/* NULL when none was issued */
+	long	 expires_in;		/* seconds */
+};
+int	graph_tokens_parse(struct derr *, const struct graph_resp *, struct graph_tokens *);
+void	graph_tokens_wipe(struct graph_tokens *);
+int	graph_token_ok(const char *);	/* usable in an Authorization header */
+struct graph_device {
+	char	device_code[2048];
+	char	user_code[64];
+	char	verification_uri[512];
+	char	message[1024];	/* Microsoft's sign-in instructions */
+	long	expires_in, interval;
+};
+int	graph_device_parse(struct derr *, const struct graph_resp *, struct graph_device *);
+enum graph_device_state {
+	GRAPH_DEVICE_OK,	/* tokens issued */
+	GRAPH_DEVICE_PENDING,	/* authorization_pending: poll again */
+	GRAPH_DEVICE_SLOW_DOWN,	/* slow_down: poll again, 5 s slower */
+	GRAPH_DEVICE_DECLINED,	/* authorization_declined */
+	GRAPH_DEVICE_EXPIRED,	/* expired_token */
+	GRAPH_DEVICE_BAD_CODE,	/* bad_verification_code */
+	GRAPH_DEVICE_FAILED,	/* anything else: see the response's class */
+};
+enum graph_device_state graph_device_state(const struct graph_resp *);
+/* A delta page: its messages (borrowed), and the link to follow or keep. */
+int	graph_delta_parse(const struct graph_resp *, json_object **value,
+	    const char **next_link, const char **delta_link);
+
+/* crypt.c: OAuth tokens sealed at rest with AES-256-GCM */
+#define CRYPT_KEY_LEN	32
+#define CRYPT_NONCE_LEN	12
+#define CRYPT_TAG_LEN	16
+struct crypt_key {
+	unsigned char	k[CRYPT_KEY_LEN];
+};
+/* path NULL: DRIP_KEY_FILE, else $CREDENTIALS_DIRECTORY/drip.key */
+int	crypt_key_load(struct derr *, const char *path, struct crypt_key *);
+void	crypt_key_wipe(struct crypt_key *);
+/* nonce || ciphertext || tag, bound to aad; *out is malloc'd */
+int	crypt_seal(struct derr *, const struct crypt_key *, const char *aad,
+	    const void *plain, size_t len, unsigned char **out, size_t *outlen);
+/* the plain text, NUL-terminated, in *out: free it with secret_free() */
+int	crypt_open(struct derr *, const struct crypt_key *, const char *aad,
+	    const unsigned char *in, size_t len, char **out, size_t *outlen);
+void	secret_free(char *);		/* wipe, then free */
+char	*hex_encode(const unsigned char *, size_t);	/* "\\x..." for bytea */
+int	hex_decode(const char *, unsigned char **out, size_t *outlen);
+
+/* identity.c: email_identity rows: connect, print, tokens, refresh */
+#define IDENTITY_REFRESH_MARGIN	60	/* seconds an access token must have left */
+json_object *identity_json(struct derr *, PGconn *, long long id);
+json_object *identity_list_json(struct derr *, PGconn *, const char *customer);
+/* 0; -1 with 66 when there is no such identity, 77 when customer differs */
+int	identity_owned(struct derr *, PGconn *, long long id, const char *customer);
+int	identity_connect(struct derr *, PGconn *, const struct crypt_key *,
+	    const char *customer, const struct graph_user *,
+	    const struct graph_tokens *, long long *id);
+int	identity_access_token(struct derr *, PGconn *, struct graph *,
+	    const struct crypt_key *, long long id, char *tok, size_t toksz);
+/* Refresh now, unless the stored access token is no longer stale (another
+ * process refreshed meanwhile); stale NULL always refreshes. */
+int	identity_refresh(struct derr *, PGconn *, struct graph *,
+	    const struct crypt_key *, long long id, const char *stale,
+	    char *tok, size_t toksz);
+int	identity_revoke(struct derr *, PGconn *, long long id);
+extern const struct jfield identity_update_fields[];
+int	identity_update(struct derr *, PGconn *, long long id, json_object *,
+	    struct vlist *);
+/* Mark the identity needs_reauth and forget its tokens. */
+int	identity_needs_reauth(struct derr *, PGconn *, long long id);
+/* A synchronous op on a token, e.g. a wrapper of graph_me(). */
+typedef int (*identity_op)(struct graph *, struct derr *, const char *token,
+	    void *arg, struct graph_resp *out);
+/* op with the identity's token; on GRAPH_AUTH once more after a refresh */
+int	identity_call(struct derr *, PGconn *, struct graph *,
+	    const struct crypt_key *, long long id, identity_op, void *arg,
+	    struct graph_resp *out);
 
 #include "banned.h"
 #endif

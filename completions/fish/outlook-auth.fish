@@ -1,0 +1,11 @@
+complete -c outlook-auth -f
+complete -c outlook-auth -l customer -r -d 'the customer the mailbox belongs to'
+complete -c outlook-auth -l check -r -d 'refresh the tokens and read /me (identity id)'
+complete -c outlook-auth -l list -d 'print the customer'"'"'s identities'
+complete -c outlook-auth -l revoke -r -d 'forget the tokens: status disconnected (identity id)'
+complete -c outlook-auth -l update -r -d 'set display_name, rate_per_minute, daily_cap from stdin (identity id)'
+complete -c outlook-auth -s d -l db -r -d 'database connection string'
+complete -c outlook-auth -s q -l quiet -d 'say nothing but errors'
+complete -c outlook-auth -s v -l verbose -d 'say more'
+complete -c outlook-auth -s V -l version -d 'print the version'
+complete -c outlook-auth -s h -l help -d 'print the usage'

@@ -1,0 +1,1066 @@
+/*
+ * http.c: the HTTP engine under graph.c.
+ *
+ * One curl multi handle runs every request of a process: connections are
+ * kept and reused (and multiplexed over HTTP/2 where the server offers it
+ * over TLS), so send-due can keep many requests in flight from one thread.
+ * A request ends in a callback with a response that has been classified
+ * once, here (graph_classify), and retried here when that is safe:
+ *
+ *  - a transient failure (429, 503, 504, other 5xx, no connection) is tried
+ *    again after Retry-After or an exponential backoff with jitter, up to
+ *    max_attempts and never for longer than max_retry_wait at a time;
+ *  - a request that may have been carried out already (the answer was lost,
+ *    or a 5xx came back) is repeated only when it is idempotent; a send is
+ *    never repeated at all, and its lost answer is GRAPH_AMBIGUOUS.
+ *
+ * Tokens travel in headers and bodies marked GRQ_SECRET; those buffers are
+ * wiped before they are freed, and no token is ever put in an error.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "drip.h"
+
+#define DEFAULT_GRAPH_URL	"https://graph.microsoft.com/v1.0"
+#define DEFAULT_LOGIN_URL	"https://login.microsoftonline.com"
+#define BACKOFF_CAP		60.0	/* seconds */
+
+struct greq {
+	struct graph	*g;
+	CURL		*h;
+	struct curl_slist *hdrs;
+	char		*url;
+	char		*body;		/* the request body, owned */
+	size_t		 bodylen;
+	graph_done_fn	 done;
+	void		*arg;
+	struct graph_resp r;
+	size_t		 cap;		/* of r.body */
+	char		 retry_after[128];	/* the header, as it came */
+	enum graph_transport t;		/* how the last try ended */
+	double		 due;		/* monotonic time of the next try */
+	struct greq	*next;		/* in g->waiting */
+	struct greq	*prev_all, *next_all;	/* every request of g */
+};
+
+struct graph {
+	CURLM		*m;
+	char		 graph_url[1024];
+	char		 login_url[1024];
+	char		 client_id[256];
+	char		 tenant[256];
+	long		 connect_ms, timeout_ms;
+	int		 max_attempts;
+	double		 max_wait;
+	size_t		 active;	/* in the multi handle */
+	struct greq	*waiting;	/* to be tried again later */
+	size_t		 nwaiting;
+	struct greq	*all;		/* in flight or waiting */
+};
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *
+graph_class_name(enum graph_class c)
+{
+	switch (c) {
+	case GRAPH_OK:			return "ok";
+	case GRAPH_TRANSIENT:		return "transient";
+	case GRAPH_AUTH:		return "auth";
+	case GRAPH_PERM_MESSAGE:	return "permanent";
+	case GRAPH_PERM_MAILBOX:	return "mailbox";
+	case GRAPH_AMBIGUOUS:		return "ambiguous";
+	}
+	return "unknown";
+}
+
+/*
+ * Code words that say the mailbox itself cannot be used until someone
+ * signs in again (or an administrator acts). Graph's and the identity
+ * platform's words are both here: they never clash.
+ */
+static const char *const mailbox_words[] = {
+	"invalid_grant",		/* refresh token revoked, expired or reused */
+	"interaction_required",		/* MFA or conditional access wants the user */
+	"consent_required",
+	"ErrorAccessDenied",
+	"MailboxNotEnabledForRESTAPI",	/* no Exchange Online mailbox */
+	"MailboxNotSupportedForRESTAPI",
+	"ErrorSendAsDenied",
+	"ErrorAccountSuspend",
+	"ErrorMessageSubmissionBlocked",	/* the tenant blocked this sender */
+	"Authorization_RequestDenied",
+	NULL
+};
+
+/* Words that mean "not now" whatever the status says. */
+static const char *const transient_words[] = {
+	"temporarily_unavailable",
+	"ErrorServerBusy",
+	"ErrorTooManyObjectsOpened",
+	NULL
+};
+
+static int
+word_in(const char *word, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(word, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* The first line of a description, printable, for people only. */
+static void
+first_line(char *dst, size_t dsz, const char *src)
+{
+	size_t i;
+
+	if (dsz == 0)
+		return;
+	for (i = 0; src[i] != '\0' && src[i] != '\r' && src[i] != '\n' &&
+	    i + 1 < dsz; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
+	dst[i] = '\0';
+}
+
+/*
+ * The code word and description of an error body, in either shape:
+ * Graph's {"error":{"code":..., "message":...}} or the identity
+ * platform's {"error":"invalid_grant", "error_description":...}.
+ */
+static void
+error_words(const char *body, size_t len, char code[GRAPH_CODE_MAX],
+    char *detail, size_t detailsz)
+{
+	json_tokener *tok;
+	json_object *o, *err;
+	const char *s;
+
+	if (body == NULL || len == 0 || (tok = json_tokener_new()) == NULL)
+		return;
+	o = json_tokener_parse_ex(tok, body, (int)(len > INT32_MAX ? INT32_MAX : len));
+	json_tokener_free(tok);
+	if (o == NULL)
+		return;
+	if (json_object_object_get_ex(o, "error", &err) && err != NULL) {
+		if (json_object_is_type(err, json_type_object)) {
+			if ((s = jstr(err, "code")) != NULL)
+				first_line(code, GRAPH_CODE_MAX, s);
+			if ((s = jstr(err, "message")) != NULL && detail != NULL)
+				first_line(detail, detailsz, s);
+		} else if (json_object_is_type(err, json_type_string)) {
+			first_line(code, GRAPH_CODE_MAX, json_object_get_string(err));
+			if ((s = jstr(o, "error_description")) != NULL && detail != NULL)
+				first_line(detail, detailsz, s);
+		}
+	}
+	json_object_put(o);
+}
+
+/*
+ * The one classifier. Code words decide before statuses do, and the
+ * description text never decides anything.
+ */
+enum graph_class
+graph_classify(long status, const char *body, size_t len,
+    enum graph_transport t, unsigned flags, char code[GRAPH_CODE_MAX],
+    char *detail, size_t detailsz)
+{
+	int send = (flags & GRQ_SEND) != 0;
+
+	code[0] = '\0';
+	if (detail != NULL && detailsz > 0)
+		detail[0] = '\0';
+	if (t == GRAPH_T_UNSENT) {
+		strlcpy(code, "connect", GRAPH_CODE_MAX);
+		return GRAPH_TRANSIENT;
+	}
+	if (t == GRAPH_T_LOST) {
+		strlcpy(code, "connection_lost", GRAPH_CODE_MAX);
+		return send ? GRAPH_AMBIGUOUS : GRAPH_TRANSIENT;
+	}
+	if (status >= 200 && status <= 299)
+		return GRAPH_OK;
+	error_words(body, len, code, detail, detailsz);
+	if (code[0] == '\0')
+		snprintf(code, GRAPH_CODE_MAX, "http_%ld", status);
+	/* A send is known not to have gone only on a 4xx. */
+	if (send && (status < 400 || status > 499 || status == 408))
+		return GRAPH_AMBIGUOUS;
+	if (word_in(code, mailbox_words))
+		return GRAPH_PERM_MAILBOX;
+	if (status == 429 || word_in(code, transient_words))
+		return GRAPH_TRANSIENT;
+	if (status == 401)
+		return (flags & GRQ_GRAPH) ? GRAPH_AUTH : GRAPH_PERM_MESSAGE;
+	if (status == 403)
+		return GRAPH_PERM_MAILBOX;
+	if (status == 408 || status >= 500)
+		return GRAPH_TRANSIENT;
+	return GRAPH_PERM_MESSAGE;
+}
+
+/* HTTP dates (RFC 9110 5.6.7): IMF-fixdate, RFC 850, asctime. */
+static int
+http_date_parse(const char *s, time_t *out)
+{
+	static const char *const fmts[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",
+		"%A, %d-%b-%y %H:%M:%S GMT",
+		"%a %b %e %H:%M:%S %Y",
+	};
+	struct tm tm;
+	const char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, fmts[i], &tm)) != NULL && *end == '\0') {
+			*out = timegm(&tm);
+			return *out == (time_t)-1 ? -1 : 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Retry-After is delay-seconds (Graph sends fractions, "2.128") or an
+ * HTTP date, which becomes the seconds from now (0 when it has passed).
+ */
+int
+retry_after_parse(const char *value, time_t now, double *secs)
+{
+	char buf[128];
+	const char *p;
+	size_t n;
+	time_t when;
+	int digits = 0;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	strlcpy(buf, value, sizeof(buf));
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (n == 0 || n >= sizeof(buf) - 1)
+		return -1;
+	for (p = buf; isdigit((unsigned char)*p); p++)
+		digits++;
+	if (digits > 0 && *p == '.' && isdigit((unsigned char)p[1]))
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	if (digits > 0 && *p == '\0') {
+		if (digits > 9)
+			return -1;	/* beyond 30 years: not a real answer */
+		*secs = strtod(buf, NULL);
+		return 0;
+	}
+	if (http_date_parse(buf, &when) == -1)
+		return -1;
+	*secs = when > now ? (double)(when - now) : 0.0;
+	return 0;
+}
+
+/* 1, 2, 4, 8 ... seconds up to a minute, each drawn from its upper half. */
+double
+graph_backoff(int attempt)
+{
+	double d = attempt < 1 ? 1.0 : ldexp(1.0, attempt - 1 > 10 ? 10 : attempt - 1);
+
+	if (d > BACKOFF_CAP)
+		d = BACKOFF_CAP;
+	return d / 2 + d / 2 * (double)arc4random_uniform(1000001) / 1e6;
+}
+
+/* --- configuration --- */
+
+static const char *
+env_or(const char *given, const char *name, const char *dflt)
+{
+	const char *v;
+
+	if (given != NULL)
+		return given;
+	if ((v = getenv(name)) != NULL && *v != '\0')
+		return v;
+	return dflt;
+}
+
+static int
+loopback_host(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
+/*
+ * A base URL must be https, so that tokens never cross a network in clear;
+ * plain http is allowed to a loopback address, where the test mock lives.
+ */
+static int
+base_url(struct derr *e, const char *name, const char *url, char *out, size_t outsz)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+	size_t n;
+
+	if ((u = curl_url()) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		derr_set(e, EX_USAGE, "%s: '%s' is not a URL", name, url);
+	else if (strcmp(scheme, "https") != 0 &&
+	    !(strcmp(scheme, "http") == 0 && loopback_host(host)))
+		derr_set(e, EX_USAGE, "%s: '%s': must be https (http only to a loopback address)",
+		    name, url);
+	else if (strlcpy(out, url, outsz) >= outsz)
+		derr_set(e, EX_USAGE, "%s: too long", name);
+	else
+		rc = 0;
+	if (rc == 0)
+		for (n = strlen(out); n > 0 && out[n - 1] == '/'; n--)
+			out[n - 1] = '\0';
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static long
+env_timeout_ms(struct derr *e, long given, long *out)
+{
+	const char *v = getenv("DRIP_GRAPH_TIMEOUT"), *errstr;
+	long long s;
+
+	if (given > 0) {
+		*out = given;
+		return 0;
+	}
+	*out = 60000;
+	if (v == NULL || *v == '\0')
+		return 0;
+	s = strtonum(v, 1, 3600, &errstr);
+	if (errstr != NULL)
+		return derr_set(e, EX_USAGE, "DRIP_GRAPH_TIMEOUT: '%s' is %s (1 to 3600 seconds)",
+		    v, errstr);
+	*out = (long)s * 1000;
+	return 0;
+}
+
+struct graph *
+graph_new(struct derr *e, const struct graph_opts *opts)
+{
+	static const struct graph_opts none;
+	struct graph *g;
+
+	if (opts == NULL)
+		opts = &none;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		derr_set(e, EX_OSERR, "cannot initialise libcurl");
+		return NULL;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		derr_set(e, EX_OSERR, "out of memory");
+		goto fail;
+	}
+	if (base_url(e, "DRIP_GRAPH_URL", env_or(opts->graph_url, "DRIP_GRAPH_URL",
+	    DEFAULT_GRAPH_URL), g->graph_url, sizeof(g->graph_url)) == -1 ||
+	    base_url(e, "DRIP_LOGIN_URL", env_or(opts->login_url, "DRIP_LOGIN_URL",
+	    DEFAULT_LOGIN_URL), g->login_url, sizeof(g->login_url)) == -1 ||
+	    env_timeout_ms(e, opts->timeout_ms, &g->timeout_ms) == -1)
+		goto fail;
+	strlcpy(g->client_id, env_or(opts->client_id, "DRIP_CLIENT_ID", ""),
+	    sizeof(g->client_id));
+	strlcpy(g->tenant, env_or(opts->tenant, "DRIP_TENANT", "organizations"),
+	    sizeof(g->tenant));
+	g->connect_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+	if (g->connect_ms > g->timeout_ms)
+		g->connect_ms = g->timeout_ms;
+	g->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 4;
+	g->max_wait = opts->max_retry_wait > 0 ? opts->max_retry_wait : 30.0;
+	if ((g->m = curl_multi_init()) == NULL) {
+		derr_set(e, EX_OSERR, "cannot initialise libcurl");
+		goto fail;
+	}
+	curl_multi_setopt(g->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(g->m, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    opts->max_host_connections > 0 ? opts->max_host_connections : 8L);
+	return g;
+fail:
+	if (g != NULL && g->m != NULL)
+		curl_multi_cleanup(g->m);
+	free(g);
+	curl_global_cleanup();
+	return NULL;
+}
+
+const char *
+graph_base(const struct graph *g)
+{
+	return g->graph_url;
+}
+
+const char *
+graph_login_base(const struct graph *g)
+{
+	return g->login_url;
+}
+
+const char *
+graph_client_id(const struct graph *g)
+{
+	return g->client_id;
+}
+
+const char *
+graph_tenant(const struct graph *g)
+{
+	return g->tenant;
+}
+
+/* The scheme://host[:port]/ of u, lower-cased, or -1. */
+static int
+origin(const char *u, char *out, size_t outsz)
+{
+	const char *p = strstr(u, "://");
+	size_t n;
+
+	if (p == NULL)
+		return -1;
+	p += 3;
+	n = (size_t)(p - u) + strcspn(p, "/?#");
+	if (n + 2 > outsz)
+		return -1;
+	memcpy(out, u, n);
+	out[n] = '/';
+	out[n + 1] = '\0';
+	str_lower(out);
+	return 0;
+}
+
+/*
+ * A link Graph handed back (@odata.nextLink, @odata.deltaLink) gets our
+ * bearer token only when it points at the Graph we were configured with.
+ */
+int
+graph_same_origin(const struct graph *g, const char *url)
+{
+	char a[1024], b[1024];
+
+	return origin(g->graph_url, a, sizeof(a)) == 0 &&
+	    origin(url, b, sizeof(b)) == 0 && strcmp(a, b) == 0 &&
+	    strpbrk(url, " \r\n\t") == NULL;
+}
+
+/* --- requests --- */
+
+static void
+wipe_slist(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/* Wipe the strings of a parsed response that carried tokens. */
+static void
+wipe_json(json_object *o)
+{
+	size_t i, n;
+
+	if (o == NULL)
+		return;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		explicit_bzero((char *)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			wipe_json(v);
+		}
+		break;
+	}
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			wipe_json(json_object_array_get_idx(o, i));
+		break;
+	default:
+		break;
+	}
+}
+
+void
+graph_resp_free(struct graph_resp *r)
+{
+	if (r == NULL)
+		return;
+	if (r->flags & GRQ_SECRET) {
+		wipe_json(r->json);
+		if (r->body != NULL)
+			explicit_bzero(r->body, r->len);
+	}
+	json_object_put(r->json);
+	free(r->body);
+	r->json = NULL;
+	r->body = NULL;
+	r->len = 0;
+}
+
+void
+graph_resp_move(struct graph_resp *dst, struct graph_resp *src)
+{
+	*dst = *src;
+	src->body = NULL;
+	src->json = NULL;
+	src->len = 0;
+}
+
+static void
+greq_free(struct greq *q)
+{
+	if (q == NULL)
+		return;
+	if (q->prev_all != NULL)
+		q->prev_all->next_all = q->next_all;
+	else if (q->g != NULL && q->g->all == q)
+		q->g->all = q->next_all;
+	if (q->next_all != NULL)
+		q->next_all->prev_all = q->prev_all;
+	if (q->h != NULL)
+		curl_easy_cleanup(q->h);
+	wipe_slist(q->hdrs);
+	if (q->body != NULL) {
+		if (q->r.flags & GRQ_SECRET)
+			explicit_bzero(q->body, q->bodylen);
+		free(q->body);
+	}
+	free(q->url);
+	graph_resp_free(&q->r);
+	free(q);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct greq *q = arg;
+	size_t len = size * n, cap;
+	char *nb;
+
+	if (q->r.len + len + 1 > GRAPH_BODY_MAX)
+		return 0;	/* CURLE_WRITE_ERROR */
+	if (q->r.len + len + 1 > q->cap) {
+		for (cap = q->cap ? q->cap : 4096; cap < q->r.len + len + 1; cap *= 2)
+			;
+		if ((nb = malloc(cap)) == NULL)
+			return 0;
+		if (q->r.body != NULL) {
+			memcpy(nb, q->r.body, q->r.len);
+			if (q->r.flags & GRQ_SECRET)
+				explicit_bzero(q->r.body, q->r.len);
+			free(q->r.body);
+		}
+		q->r.body = nb;
+		q->cap = cap;
+	}
+	memcpy(q->r.body + q->r.len, data, len);
+	q->r.len += len;
+	q->r.body[q->r.len] = '\0';
+	return len;
+}
+
+/* The value of header name: if line is that header, copy it (trimmed). */
+static int
+header_value(const char *line, size_t len, const char *name, char *out, size_t outsz)
+{
+	size_t nlen = strlen(name), v;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return 0;
+	line += nlen + 1;
+	len -= nlen + 1;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	for (v = 0; v < len && line[v] != '\r' && line[v] != '\n'; v++)
+		;
+	if (v >= outsz)
+		v = outsz - 1;
+	memcpy(out, line, v);
+	out[v] = '\0';
+	return 1;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct greq *q = arg;
+	size_t len = size * n;
+	char pref[256];
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* a new response (after a 100 Continue, or a retry) */
+		q->retry_after[0] = q->r.request_id[0] = '\0';
+		q->r.immutable_ids = 0;
+	} else if (header_value(data, len, "retry-after", q->retry_after,
+	    sizeof(q->retry_after)) ||
+	    header_value(data, len, "request-id", q->r.request_id,
+	    sizeof(q->r.request_id)))
+		;
+	else if (header_value(data, len, "preference-applied", pref, sizeof(pref)) &&
+	    strcasestr(pref, "IdType=\"ImmutableId\"") != NULL)
+		q->r.immutable_ids = 1;
+	return len;
+}
+
+static int
+add_header(struct curl_slist **l, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(*l, h);
+
+	if (n == NULL)
+		return -1;
+	*l = n;
+	return 0;
+}
+
+static int
+build_headers(struct greq *q, const struct graph_req *rq)
+{
+	char line[512], *auth;
+	size_t alen;
+	int rc;
+
+	if (add_header(&q->hdrs, "Accept: application/json") == -1 ||
+	    add_header(&q->hdrs, "Expect:") == -1)
+		return -1;
+	if (rq->body != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s",
+		    rq->content_type ? rq->content_type : "application/json");
+		if (add_header(&q->hdrs, line) == -1)
+			return -1;
+	}
+	if ((rq->flags & GRQ_GRAPH) || rq->prefer != NULL) {
+		snprintf(line, sizeof(line), "Prefer: %s%s%s",
+		    (rq->flags & GRQ_GRAPH) ? "IdType=\"ImmutableId\"" : "",
+		    (rq->flags & GRQ_GRAPH) && rq->prefer ? ", " : "",
+		    rq->prefer ? rq->prefer : "");
+		if (add_header(&q->hdrs, line) == -1)
+			return -1;
+	}
+	if (rq->token == NULL)
+		return 0;
+	alen = strlen(rq->token) + sizeof("Authorization: Bearer ");
+	if ((auth = malloc(alen)) == NULL)
+		return -1;
+	snprintf(auth, alen, "Authorization: Bearer %s", rq->token);
+	rc = add_header(&q->hdrs, auth);
+	explicit_bzero(auth, alen);
+	free(auth);
+	return rc;
+}
+
+static int
+setup(struct greq *q, const struct graph_req *rq)
+{
+	struct graph *g = q->g;
+	CURL *h = q->h;
+	int ok = 1;
+
+#define SET(opt, val) ok &= curl_easy_setopt(h, opt, val) == CURLE_OK
+	SET(CURLOPT_URL, q->url);
+	SET(CURLOPT_PRIVATE, q);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	SET(CURLOPT_PIPEWAIT, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, g->connect_ms);
+	SET(CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_USERAGENT, "drip/" DRIP_VERSION);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, q);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, q);
+	SET(CURLOPT_HTTPHEADER, q->hdrs);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/*
+	 * curl silently repeats a request whose reused connection died before
+	 * any answer: for a send that could report "already sent" as failure.
+	 * A fresh connection takes that path away.
+	 */
+	if (rq->flags & GRQ_SEND)
+		SET(CURLOPT_FRESH_CONNECT, 1L);
+	if (strcmp(rq->method, "GET") != 0) {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDS, q->body != NULL ? q->body : "");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->bodylen);
+		if (strcmp(rq->method, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+#undef SET
+	return ok ? 0 : -1;
+}
+
+static int
+start(struct greq *q)
+{
+	graph_resp_free(&q->r);
+	q->r.status = 0;
+	q->r.retry_after = -1;
+	q->r.attempts++;
+	q->r.immutable_ids = 0;
+	q->r.request_id[0] = '\0';
+	q->retry_after[0] = '\0';
+	q->cap = 0;
+	if (curl_multi_add_handle(q->g->m, q->h) != CURLM_OK)
+		return -1;
+	q->g->active++;
+	return 0;
+}
+
+struct sync_slot {
+	struct graph_resp *out;
+	int		 done;
+};
+
+static void
+sync_done(struct graph_resp *r, void *arg)
+{
+	struct sync_slot *s = arg;
+
+	graph_resp_move(s->out, r);
+	s->done = 1;
+}
+
+static void run_once(struct graph *, double wait);
+
+int
+graph_request(struct graph *g, struct derr *e, const struct graph_req *rq,
+    graph_done_fn done, void *arg)
+{
+	struct sync_slot slot = { arg, 0 };
+	struct greq *q;
+
+	if (done == NULL)
+		memset(slot.out, 0, sizeof(*slot.out));
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	q->g = g;
+	if ((q->next_all = g->all) != NULL)
+		g->all->prev_all = q;
+	g->all = q;
+	q->r.flags = rq->flags;
+	q->done = done != NULL ? done : sync_done;
+	q->arg = done != NULL ? arg : &slot;
+	if (rq->body != NULL) {
+		q->bodylen = rq->bodylen ? rq->bodylen : strlen(rq->body);
+		if ((q->body = malloc(q->bodylen + 1)) == NULL)
+			goto oom;
+		memcpy(q->body, rq->body, q->bodylen);
+		q->body[q->bodylen] = '\0';
+	}
+	if ((q->url = strdup(rq->url)) == NULL || (q->h = curl_easy_init()) == NULL ||
+	    build_headers(q, rq) == -1)
+		goto oom;
+	if (setup(q, rq) == -1) {
+		greq_free(q);
+		return derr_set(e, EX_SOFTWARE, "libcurl refused the request options");
+	}
+	if (start(q) == -1)
+		goto oom;
+	if (done == NULL)
+		while (!slot.done)
+			run_once(g, 1.0);
+	return 0;
+oom:
+	greq_free(q);
+	return derr_set(e, EX_OSERR, "out of memory");
+}
+
+size_t
+graph_pending(const struct graph *g)
+{
+	return g->active + g->nwaiting;
+}
+
+/* Nothing reached the server when curl never got to the transfer. */
+static enum graph_transport
+transport(struct greq *q, CURLcode rc)
+{
+	curl_off_t pre = 0;
+	long reqsize = 0;
+
+	if (rc == CURLE_OK)
+		return GRAPH_T_DONE;
+	curl_easy_getinfo(q->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	curl_easy_getinfo(q->h, CURLINFO_REQUEST_SIZE, &reqsize);
+	if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
+	    rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_PEER_FAILED_VERIFICATION || (pre == 0 && reqsize == 0))
+		return GRAPH_T_UNSENT;
+	return GRAPH_T_LOST;
+}
+
+static const char *
+curl_word(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:		return "timeout";
+	case CURLE_COULDNT_RESOLVE_HOST:	return "resolve";
+	case CURLE_COULDNT_CONNECT:		return "connect";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:	return "tls";
+	case CURLE_WRITE_ERROR:			return "response_too_large";
+	default:				return NULL;
+	}
+}
+
+static void
+parse_json(struct greq *q)
+{
+	json_tokener *tok;
+	json_object *o;
+
+	if (q->r.body == NULL || q->r.len == 0 || q->r.len > INT32_MAX ||
+	    (tok = json_tokener_new()) == NULL)
+		return;
+	o = json_tokener_parse_ex(tok, q->r.body, (int)q->r.len);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    (size_t)json_tokener_get_parse_end(tok) == q->r.len)
+		q->r.json = o;
+	else {
+		if (q->r.flags & GRQ_SECRET)
+			wipe_json(o);
+		json_object_put(o);
+	}
+	json_tokener_free(tok);
+}
+
+static void
+classify(struct greq *q, CURLcode rc)
+{
+	enum graph_transport t = q->t = transport(q, rc);
+	const char *w;
+	double ra;
+
+	curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &q->r.status);
+	curl_easy_getinfo(q->h, CURLINFO_NUM_CONNECTS, &q->r.connects);
+	if (t != GRAPH_T_DONE)
+		q->r.status = 0;
+	q->r.class = graph_classify(q->r.status, q->r.body, q->r.len, t,
+	    q->r.flags, q->r.code, q->r.detail, sizeof(q->r.detail));
+	if (t != GRAPH_T_DONE) {
+		if ((w = curl_word(rc)) != NULL)
+			strlcpy(q->r.code, w, sizeof(q->r.code));
+		strlcpy(q->r.detail, curl_easy_strerror(rc), sizeof(q->r.detail));
+	}
+	if (q->retry_after[0] != '\0' &&
+	    retry_after_parse(q->retry_after, time(NULL), &ra) == 0)
+		q->r.retry_after = ra;
+	parse_json(q);
+}
+
+/*
+ * Whether to try again ourselves, and after how long. Only what cannot
+ * have been carried out is repeated, unless repeating is harmless.
+ */
+static int
+retry_delay(struct greq *q, double *delay)
+{
+	struct graph_resp *r = &q->r;
+	int unacted = q->t == GRAPH_T_UNSENT ||
+	    (q->t == GRAPH_T_DONE && (r->status == 429 || r->status == 503));
+
+	if (r->class != GRAPH_TRANSIENT || (r->flags & GRQ_SEND) ||
+	    r->attempts >= q->g->max_attempts)
+		return 0;
+	if (!unacted && !(r->flags & GRQ_IDEMPOTENT))
+		return 0;
+	*delay = r->retry_after >= 0 ? r->retry_after : graph_backoff(r->attempts);
+	return *delay <= q->g->max_wait;
+}
+
+static void
+deliver(struct greq *q)
+{
+	q->done(&q->r, q->arg);
+	greq_free(q);
+}
+
+static void
+finish(struct graph *g, struct greq *q, CURLcode rc)
+{
+	double delay;
+
+	curl_multi_remove_handle(g->m, q->h);
+	g->active--;
+	classify(q, rc);
+	if (retry_delay(q, &delay)) {
+		q->due = mono() + delay;
+		q->next = g->waiting;
+		g->waiting = q;
+		g->nwaiting++;
+		return;
+	}
+	deliver(q);
+}
+
+/*
+ * Start the retries that are due; the seconds until the next one, or -1.
+ * Due requests are taken off the list first: a callback run from here may
+ * run the engine itself.
+ */
+static double
+start_due(struct graph *g)
+{
+	struct greq **pp = &g->waiting, *q, *due = NULL;
+	double now = mono(), next = -1;
+
+	while ((q = *pp) != NULL) {
+		if (q->due <= now) {
+			*pp = q->next;
+			g->nwaiting--;
+			q->next = due;
+			due = q;
+			continue;
+		}
+		if (next < 0 || q->due - now < next)
+			next = q->due - now;
+		pp = &q->next;
+	}
+	while ((q = due) != NULL) {
+		due = q->next;
+		q->next = NULL;
+		if (start(q) == -1) {
+			q->r.class = GRAPH_TRANSIENT;
+			strlcpy(q->r.code, "internal", sizeof(q->r.code));
+			deliver(q);
+		}
+	}
+	return next;
+}
+
+static void
+reap(struct graph *g)
+{
+	struct greq *q;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(g->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		q = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+		if (q != NULL)
+			finish(g, q, msg->data.result);
+	}
+}
+
+/* One turn: start what is due, move transfers on, wait at most wait s. */
+static void
+run_once(struct graph *g, double wait)
+{
+	double next;
+	int running;
+
+	next = start_due(g);
+	curl_multi_perform(g->m, &running);
+	reap(g);
+	if (graph_pending(g) == 0)
+		return;
+	next = start_due(g);
+	if (next >= 0 && next < wait)
+		wait = next;
+	if (wait < 0)
+		wait = 0;
+	curl_multi_poll(g->m, NULL, 0, (int)ceil(wait * 1000), NULL);
+	curl_multi_perform(g->m, &running);
+	reap(g);
+}
+
+size_t
+graph_run(struct graph *g, long timeout_ms)
+{
+	double end = timeout_ms < 0 ? HUGE_VAL : mono() + (double)timeout_ms / 1000;
+	double left;
+
+	while (graph_pending(g) > 0) {
+		left = end - mono();
+		if (left <= 0)
+			break;
+		run_once(g, left < 1.0 ? left : 1.0);
+	}
+	return graph_pending(g);
+}
+
+void
+graph_free(struct graph *g)
+{
+	struct greq *q;
+
+	if (g == NULL)
+		return;
+	/* Requests not over yet are abandoned without their callbacks. */
+	while ((q = g->all) != NULL) {
+		curl_multi_remove_handle(g->m, q->h);	/* harmless if not added */
+		greq_free(q);
+	}
+	curl_multi_cleanup(g->m);
+	free(g);
+	curl_global_cleanup();
+}
+
+int
+graph_derr(struct derr *e, const char *what, const struct graph_resp *r)
+{
+	int code;
+
+	switch (r->class) {
+	case GRAPH_OK:
+		return derr_set(e, EX_SOFTWARE, "%s: succeeded", what);
+	case GRAPH_AUTH:
+	case GRAPH_PERM_MAILBOX:
+		code = EX_NOPERM;
+		break;
+	case GRAPH_PERM_MESSAGE:
+		code = EX_DATAERR;
+		break;
+	case GRAPH_TRANSIENT:
+	case GRAPH_AMBIGUOUS:
+	default:
+		code = EX_UNAVAILABLE;
+		break;
+	}
+	if (r->status == 0 && strcmp(r->code, "connect") == 0)
+		return derr_set(e, code, "%s: cannot connect; try again (%s)", what, r->detail);
+	if (r->status == 0)
+		return derr_set(e, code, "%s: %s%s (%s)", what, r->code,
+		    r->class == GRAPH_AMBIGUOUS ? ", outcome unknown" : "; try again",
+		    r->detail);
+	if (r->detail[0] != '\0')
+		return derr_set(e, code, "%s: %s: %s (HTTP %ld)", what, r->code,
+		    r->detail, r->status);
+	return derr_set(e, code, "%s: %s (HTTP %ld)", what, r->code, r->status);
+}
