@@ -64,3 +64,19 @@ sent_steps() {
 faults() {
 	mock_ctl POST /_mock/faults "$1" >/dev/null
 }
+
+# minutes_after TIME N: TIME plus N minutes, RFC 3339
+minutes_after() {
+	date -u -d "@$(( $(date -u -d "$1" +%s) + 60 * $2 ))" +%Y-%m-%dT%H:%M:%SZ
+}
+
+# drain: run send-due, a minute later each time, until no step waits
+# (at most N runs); the clock it ends on is left in DRIP_NOW
+drain() {
+	_start=$DRIP_NOW
+	for _m in $(seq 1 "${1:-15}"); do
+		[ "$(rows email_campaign_prospect_step "status IN ('scheduled', 'claimed', 'sending')")" = 0 ] && return 0
+		export DRIP_NOW=$(minutes_after "$_start" $((_m * 5)))
+		send --max-seconds 30 >>"$T/drain.json" 2>>"$T/drain.err"
+	done
+}
