@@ -27,15 +27,17 @@ send_env() {
 connect_mailbox() {
 	outlook-auth --customer "$1" >"$T/cm.out" 2>"$T/cm.err" &
 	_pid=$!
-	_code=
-	for _i in $(seq 200); do
-		_code=$(sed -n 's/.*enter the code \([A-Z0-9]*\) to authenticate.*/\1/p' "$T/cm.err")
-		[ -n "$_code" ] && break
+	# approve the newest pending code for EMAIL as soon as there is one
+	for _i in $(seq 600); do
+		mock_ctl POST /_mock/devicecode/approve "{\"email\":\"$2\"}" >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	mock_ctl POST /_mock/devicecode/approve \
-		"{\"user_code\":\"$_code\",\"email\":\"$2\"}" >/dev/null
-	wait $_pid || { cat "$T/cm.err" >&2; return 1; }
+	( sleep 60; kill "$_pid" 2>/dev/null ) >/dev/null 2>&1 &
+	_guard=$!
+	wait $_pid
+	_rc=$?
+	kill $_guard 2>/dev/null
+	[ $_rc -eq 0 ] || { cat "$T/cm.err" >&2; return 1; }
 	jq -r .id "$T/cm.out"
 }
 
