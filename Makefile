@@ -14,7 +14,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 O ?= build
 
 # The tools. Adding one: see "Adding a tool" in README.md.
-TOOLS = db-migrate
+TOOLS = db-migrate prospect-import suppress
 
 PKGS = libpq libcurl json-c libbsd-overlay libcrypto
 # Recursive (=) on purpose: pkg-config runs when a recipe needs it, that is
