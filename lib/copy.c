@@ -85,7 +85,7 @@ separate(struct derr *e, struct copyw *w)
 int
 copyw_text(struct derr *e, struct copyw *w, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run;
 
 	if (separate(e, w) == -1)
 		return -1;
@@ -96,12 +96,15 @@ copyw_text(struct derr *e, struct copyw *w, const char *s, size_t n)
 
 		if (room(e, w, 2 * chunk) == -1)
 			return -1;
-		for (; p < stop; p++) {
-			if (copy_escape[*p] != 0) {
+		while (p < stop) {
+			for (run = p; p < stop && copy_escape[*p] == 0; p++)
+				;
+			memcpy(w->buf + w->len, run, (size_t)(p - run));
+			w->len += (size_t)(p - run);
+			if (p < stop) {
 				w->buf[w->len++] = '\\';
-				w->buf[w->len++] = copy_escape[*p];
-			} else
-				w->buf[w->len++] = (char)*p;
+				w->buf[w->len++] = copy_escape[*p++];
+			}
 		}
 	}
 	return 0;
@@ -126,10 +129,16 @@ copyw_null(struct derr *e, struct copyw *w)
 int
 copyw_int(struct derr *e, struct copyw *w, long long v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
+	char num[24], *p = num + sizeof(num);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-	return copyw_text(e, w, num, (size_t)n);
+	/* Once per row: digits by hand, not snprintf. */
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	return copyw_text(e, w, p, (size_t)(num + sizeof(num) - p));
 }
 
 int

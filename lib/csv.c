@@ -196,6 +196,40 @@ add_byte(struct csv *c, int ch)
 	return 0;
 }
 
+/*
+ * Take a run of ordinary bytes at once, up to the next byte that means
+ * something in the current state: a field's text is mostly such a run.
+ */
+static int
+take_run(struct csv *c, int quoted)
+{
+	const char *p = c->buf + c->pos, *end = c->buf + c->len, *start = p;
+	size_t n;
+
+	if (quoted)
+		while (p < end && *p != '"' && *p != '\n')
+			p++;
+	else
+		while (p < end && *p != ',' && *p != '\n' && *p != '\r' && *p != '"')
+			p++;
+	if ((n = (size_t)(p - start)) == 0)
+		return 0;
+	c->pos += n;
+	if (c->toolong || c->rawlen + n > c->max) {
+		c->toolong = 1;
+		return 0;
+	}
+	if ((c->rawlen + n + 1 > c->rawcap && grow(&c->raw, &c->rawcap, c->rawlen + n + 1) == -1) ||
+	    (c->fldlen + n > c->fldcap && grow(&c->fld, &c->fldcap, c->fldlen + n) == -1))
+		return -1;
+	memcpy(c->raw + c->rawlen, start, n);
+	c->rawlen += n;
+	c->raw[c->rawlen] = '\0';
+	memcpy(c->fld + c->fldlen, start, n);
+	c->fldlen += n;
+	return 0;
+}
+
 static int
 start_field(struct csv *c)
 {
@@ -349,7 +383,7 @@ csv_next(struct csv *c, struct derr *e)
 			} else if (ch == '\r' && crlf(c, e)) {
 				/* CRLF: the LF ends the record on the next turn */
 			} else {
-				if (add_byte(c, ch) == -1)
+				if (add_byte(c, ch) == -1 || take_run(c, 0) == -1)
 					goto nomem;
 				state = S_PLAIN;
 			}
@@ -357,7 +391,7 @@ csv_next(struct csv *c, struct derr *e)
 		case S_QUOTED:
 			if (ch == '"')
 				state = S_QUOTE;
-			else if (add_byte(c, ch) == -1)
+			else if (add_byte(c, ch) == -1 || take_run(c, 1) == -1)
 				goto nomem;
 			break;
 		case S_QUOTE:

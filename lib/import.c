@@ -111,28 +111,42 @@ import_customer(const struct importer *im)
 /*
  * The keys an address is suppressed under, as a PostgreSQL array: the
  * address, lower-cased, and each suffix of its domain, exactly as
- * drip.suppression_keys() makes them.
+ * drip.suppression_keys() makes them. A domain of many short labels has
+ * many suffixes: 127 one-letter labels make some 16 KB of keys.
  */
+#define KEYS_MAX	32768
+
 static int
 keys_array(const char *email, char *out, size_t len)
 {
 	char addr[EMAIL_MAX + 1];
 	const char *d;
-	size_t n;
+	size_t n = 0, k;
 
 	strlcpy(addr, email, sizeof(addr));
 	str_lower(addr);
 	if ((d = email_domain(addr)) == NULL)
-		return -1;
+		d = "";
 	/* Valid addresses hold no '"' or '\\': quoting is enough. */
-	n = strlcpy(out, "{\"", len);
-	n = strlcat(out, addr, len);
-	for (; d != NULL; d = strchr(d, '.') != NULL ? strchr(d, '.') + 1 : NULL) {
-		n = strlcat(out, "\",\"", len);
-		n = strlcat(out, d, len);
+	out[n++] = '{';
+	for (k = 0; k == 0 || d != NULL; k++) {
+		const char *key = k == 0 ? addr : d;
+		size_t kl = strlen(key);
+
+		if (n + kl + 4 > len)
+			return -1;
+		if (k > 0)
+			out[n++] = ',';
+		out[n++] = '"';
+		memcpy(out + n, key, kl);
+		n += kl;
+		out[n++] = '"';
+		if (k > 0)
+			d = strchr(d, '.') != NULL ? strchr(d, '.') + 1 : NULL;
 	}
-	n = strlcat(out, "\"}", len);
-	return n < len ? 0 : -1;
+	out[n++] = '}';
+	out[n] = '\0';
+	return 0;
 }
 
 int
@@ -140,7 +154,7 @@ import_add(struct derr *e, struct importer *im, long line,
     const struct prospect *p)
 {
 	struct copyw *w = im->copy;
-	char keys[2 * EMAIL_MAX + 64];
+	char keys[KEYS_MAX];
 	const char *fields = NULL;
 
 	if (w == NULL)
@@ -215,22 +229,47 @@ static const char update_sql[] =
 /*
  * Rows go in input order, so of several rows with one address the first
  * is the one kept; the others, and addresses the campaign already has,
- * meet the unique index and are counted as duplicates.
+ * meet the unique index and are counted as duplicates. Input order needs
+ * no ORDER BY (a sort of every row): the staging table was filled by one
+ * COPY in this transaction and never changed, and a scan of a temporary
+ * table reads its pages in order (no synchronized or parallel scans).
  */
-static const char insert_sql[] =
-    "WITH ins AS (INSERT INTO drip.email_campaign_prospect AS p"
-    " (customer_id, campaign_id, email, first_name, last_name, company,"
-    " title, timezone, fields, status)"
-    " SELECT ($2)::text, ($1)::bigint, s.email, s.first_name, s.last_name, s.company, s.title,"
-    " s.timezone, coalesce(s.fields, '{}'),"
-    " CASE WHEN s.keys IS NOT NULL AND EXISTS (SELECT 1"
-    "  FROM drip.suppression_entry e"
-    "  WHERE e.customer_id = ($2)::text AND e.value = ANY (s.keys))"
-    "  THEN 'suppressed' ELSE 'active' END"
-    " FROM pg_temp.drip_import s ORDER BY s.line"
+#define INSERT_SQL(status) \
+    "INSERT INTO drip.email_campaign_prospect AS p" \
+    " (customer_id, campaign_id, email, first_name, last_name, company," \
+    " title, timezone, fields, status)" \
+    " SELECT ($2)::text, ($1)::bigint, s.email, s.first_name, s.last_name," \
+    " s.company, s.title, s.timezone, coalesce(s.fields, '{}'), " status \
+    " FROM pg_temp.drip_import s" \
     " ON CONFLICT (campaign_id, lower(email)) DO NOTHING"
+
+/* The customer has no suppression entries: every new prospect is active. */
+static const char insert_sql[] = INSERT_SQL("'active'");
+
+static const char insert_suppressed_sql[] =
+    "WITH ins AS (" INSERT_SQL(
+    "CASE WHEN EXISTS (SELECT 1 FROM drip.suppression_entry e"
+    " WHERE e.customer_id = ($2)::text AND e.value = ANY (s.keys))"
+    " THEN 'suppressed' ELSE 'active' END")
     " RETURNING p.status)"
     " SELECT count(*), count(*) FILTER (WHERE status = 'suppressed') FROM ins";
+
+static int
+insert_rows(struct derr *e, struct importer *im, const char *const *p,
+    struct import_counts *n)
+{
+	PGresult *r;
+	const char *errstr;
+
+	if (im->keys)
+		return count2(e, im->conn, insert_suppressed_sql, 2, p,
+		    &n->inserted, &n->suppressed);
+	if ((r = db_exec(e, im->conn, insert_sql, 2, p)) == NULL)
+		return -1;
+	n->inserted = strtonum(PQcmdTuples(r), 0, LLONG_MAX, &errstr);
+	PQclear(r);
+	return 0;
+}
 
 int
 import_finish(struct derr *e, struct importer *im, time_t now,
@@ -249,8 +288,7 @@ import_finish(struct derr *e, struct importer *im, time_t now,
 	if (staged > 0 && im->update &&
 	    count2(e, im->conn, update_sql, 1, p, &n->updated, NULL) == -1)
 		return -1;
-	if (staged > 0 &&
-	    count2(e, im->conn, insert_sql, 2, p, &n->inserted, &n->suppressed) == -1)
+	if (staged > 0 && insert_rows(e, im, p, n) == -1)
 		return -1;
 	n->duplicates = staged - n->inserted - n->updated;
 	if (im->running && n->inserted > n->suppressed) {
