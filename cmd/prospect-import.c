@@ -311,8 +311,8 @@ read_csv(struct run *r, struct map *maps, size_t nmaps)
 		}
 		if (csv_nfields(c) != n) {
 			r->read++;
-			snprintf(msg, sizeof(msg), "line %ld: %zu fields, the header has %zu",
-			    csv_line(c), csv_nfields(c), n);
+			snprintf(msg, sizeof(msg), "line %ld: %zu field%s, the header has %zu",
+			    csv_line(c), csv_nfields(c), csv_nfields(c) == 1 ? "" : "s", n);
 			invalid(r, 0, NULL, msg, raw, rawlen);
 			continue;
 		}
