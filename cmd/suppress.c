@@ -44,6 +44,7 @@ struct input {
 	int		 arg;
 	long		 line;
 	char		 buf[LINE_MAX_IN + 2];
+	char		*text;		/* the line, without the blanks around it */
 	json_object	*obj;		/* the current JSON line */
 	long long	 invalid;
 };
@@ -94,9 +95,31 @@ read_line(struct input *in)
 		}
 		while (len > 0 && strchr(" \t\r\n", in->buf[len - 1]) != NULL)
 			in->buf[--len] = '\0';
-		if (len > 0)
+		for (in->text = in->buf; *in->text == ' ' || *in->text == '\t'; in->text++)
+			;
+		if (*in->text != '\0')
 			return 1;
 	}
+}
+
+/* Exactly one JSON value, strictly (RFC 8259, valid UTF-8), or NULL. */
+static json_object *
+parse_strict(const char *text)
+{
+	json_tokener *tok;
+	json_object *v;
+	size_t len = strlen(text);
+
+	if ((tok = json_tokener_new()) == NULL)
+		die(EX_OSERR, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	v = json_tokener_parse_ex(tok, text, (int)len);
+	if (v != NULL && json_tokener_get_parse_end(tok) != len) {
+		json_object_put(v);
+		v = NULL;
+	}
+	json_tokener_free(tok);
+	return v;
 }
 
 /* A JSON line: {"value": ..., "reason": ...}, read against entry_fields. */
@@ -107,7 +130,7 @@ json_value(struct input *in, struct value *v)
 	size_t i;
 
 	json_object_put(in->obj);
-	if ((in->obj = json_tokener_parse(in->buf)) == NULL) {
+	if ((in->obj = parse_strict(in->text)) == NULL) {
 		invalid(in, "line %ld: invalid JSON", in->line);
 		return -1;
 	}
@@ -142,15 +165,15 @@ next_value(struct input *in, struct value *v)
 			if (!read_line(in))
 				return 0;
 			v->line = in->line;
-			v->text = in->buf;
-			if (in->buf[0] == '{' && json_value(in, v) == -1)
+			v->text = in->text;
+			if (*in->text == '{' && json_value(in, v) == -1)
 				continue;
 		}
 		if (suppress_value(v->text, v->norm, &v->kind, &why) == 0)
 			return 1;
 		if (v->line == 0)
 			invalid(in, "'%s': %s", v->text, why);
-		else if (in->obj != NULL && in->buf[0] == '{')
+		else if (*in->text == '{')
 			invalid(in, "line %ld: value: %s", v->line, why);
 		else
 			invalid(in, "line %ld: %s", v->line, why);
