@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 52
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -24,6 +24,10 @@ count() { rows email_campaign_prospect "campaign_id = $1${2:+ AND $2}"; }
 must_fail 64 'no --campaign is a usage error' prospect-import
 must_fail 64 '--map without --csv is a usage error' prospect-import --campaign "$draft" --map a=email
 must_fail 64 'a campaign id that is not a number is a usage error' prospect-import --campaign x
+# The usage text is the man page's SYNOPSIS
+synopsis=$(mandoc -Tascii "$DRIP_TOP/man/prospect-import.1" | sed 's/.\x08//g' |
+	sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' '  ' | sed 's/^ //;s/ $//')
+is "$(prospect-import -h | sed 's/^usage: //' | tr -s ' \n' '  ' | sed 's/ $//')" "$synopsis" 'the usage is the SYNOPSIS of the man page'
 run prospect-import -h
 is "$rc $(printf '%s' "$out" | head -n 1 | cut -c1-22)" "0 usage: prospect-import" '-h prints the usage on stdout'
 must_fail 66 'an unknown campaign is 66' sh -c 'echo "{\"email\":\"a@b.test\"}" | prospect-import --campaign 9999'

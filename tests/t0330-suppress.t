@@ -3,7 +3,7 @@
 # addresses and domains (with their subdomains); invalid values write
 # nothing; every entry belongs to one customer and answers only for it.
 . "$(dirname "$0")/lib.sh"
-plan 45
+plan 46
 
 db_fresh
 entries() {	# customer -> "value/kind/reason/source ..." in value order
@@ -18,6 +18,10 @@ must_fail 64 'no --customer is a usage error' suppress list
 must_fail 64 'an empty --customer is a usage error' suppress list --customer ''
 must_fail 64 '--reason is for add only' suppress check --customer acme --reason r x@example.com
 must_fail 64 'list takes no values' suppress list --customer acme x@example.com
+# The usage text is the man page's SYNOPSIS
+synopsis=$(mandoc -Tascii "$DRIP_TOP/man/suppress.1" | sed 's/.\x08//g' |
+	sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' '  ' | sed 's/^ //;s/ $//')
+is "$(suppress -h | sed 's/^usage: //' | tr -s ' \n' '  ' | sed 's/ $//')" "$synopsis" 'the usage is the SYNOPSIS of the man page'
 run suppress -h
 is "$rc $(printf '%s' "$out" | head -n 1 | cut -c1-15)" '0 usage: suppress' '-h prints the usage on stdout'
 
