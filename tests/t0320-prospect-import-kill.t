@@ -42,7 +42,7 @@ ok 'the import is streaming rows' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat
 	WHERE $ours AND query LIKE 'COPY pg_temp.drip_import%')"
 sleep 0.5
 kill -9 $imp
-wait $imp
+wait $imp 2>/dev/null
 is "$?" 137 'prospect-import killed with SIGKILL mid-stream'
 kill $writer
 ok 'its server session ends' wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
@@ -63,7 +63,7 @@ prospect-import --campaign "$campaign" <"$T/all.jsonl" >"$T/out2" 2>&1 & imp=$!
 ok 'the import reaches its INSERT and waits there' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'INSERT INTO drip.email_campaign_prospect%' AND wait_event_type = 'Lock')"
 kill -9 $imp
-wait $imp
+wait $imp 2>/dev/null
 is "$?" 137 'prospect-import killed with SIGKILL while writing'
 # Let the orphaned statement run: it inserts, then finds its client gone.
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $ours AND application_name = 'drip-locker'" >/dev/null
