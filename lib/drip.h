@@ -173,6 +173,9 @@ void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
 /* An address (lower-cased) or a domain ("example.com", "@example.com"). */
 int	suppress_value(const char *in, char out[EMAIL_MAX + 1], const char **kind,
 	    const char **why);
+/* drip.suppression_keys(addr) as an array literal; -1 if it does not fit */
+#define SUPPRESS_KEYS_MAX	32768
+int	suppress_keys(const char *addr, char *out, size_t len);
 /* 1 and *entry_id when addr (or "@domain") is suppressed for customer, 0 if not */
 int	suppress_lookup(struct derr *, PGconn *, const char *customer,
 	    const char *addr, long long *entry_id);

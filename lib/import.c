@@ -108,53 +108,12 @@ import_customer(const struct importer *im)
 	return im->customer;
 }
 
-/*
- * The keys an address is suppressed under, as a PostgreSQL array: the
- * address, lower-cased, and each suffix of its domain, exactly as
- * drip.suppression_keys() makes them. A domain of many short labels has
- * many suffixes: 127 one-letter labels make some 16 KB of keys.
- */
-#define KEYS_MAX	32768
-
-static int
-keys_array(const char *email, char *out, size_t len)
-{
-	char addr[EMAIL_MAX + 1];
-	const char *d;
-	size_t n = 0, k;
-
-	strlcpy(addr, email, sizeof(addr));
-	str_lower(addr);
-	if ((d = email_domain(addr)) == NULL)
-		d = "";
-	/* Valid addresses hold no '"' or '\\': quoting is enough. */
-	out[n++] = '{';
-	for (k = 0; k == 0 || d != NULL; k++) {
-		const char *key = k == 0 ? addr : d;
-		size_t kl = strlen(key);
-
-		if (n + kl + 4 > len)
-			return -1;
-		if (k > 0)
-			out[n++] = ',';
-		out[n++] = '"';
-		memcpy(out + n, key, kl);
-		n += kl;
-		out[n++] = '"';
-		if (k > 0)
-			d = strchr(d, '.') != NULL ? strchr(d, '.') + 1 : NULL;
-	}
-	out[n++] = '}';
-	out[n] = '\0';
-	return 0;
-}
-
 int
 import_add(struct derr *e, struct importer *im, long line,
     const struct prospect *p)
 {
 	struct copyw *w = im->copy;
-	char keys[KEYS_MAX];
+	char keys[SUPPRESS_KEYS_MAX];
 	const char *fields = NULL;
 
 	if (w == NULL)
@@ -172,7 +131,7 @@ import_add(struct derr *e, struct importer *im, long line,
 	    copyw_str(e, w, fields) == -1)
 		return -1;
 	if (im->keys) {
-		if (keys_array(p->email, keys, sizeof(keys)) == -1)
+		if (suppress_keys(p->email, keys, sizeof(keys)) == -1)
 			return derr_set(e, EX_SOFTWARE, "line %ld: cannot make keys", line);
 		if (copyw_str(e, w, keys) == -1)
 			return -1;

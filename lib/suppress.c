@@ -40,18 +40,71 @@ id_of(const PGresult *r, int row)
 	return strtonum(PQgetvalue(r, row, 0), 1, LLONG_MAX, &errstr);
 }
 
+/*
+ * The keys an address is suppressed under, as a PostgreSQL array literal:
+ * the address, lower-cased, and each suffix of its domain, exactly as
+ * drip.suppression_keys() makes them ("a@x.example.com" gives
+ * {"a@x.example.com","x.example.com","example.com","com"}). Made here,
+ * they travel as a parameter and the lookup is a plain index probe; SQL's
+ * function would be planned anew on every call. A domain of many short
+ * labels has many suffixes: 127 one-letter labels make some 16 KB.
+ */
+int
+suppress_keys(const char *addr, char *out, size_t len)
+{
+	char low[EMAIL_MAX + 1];
+	const char *d;
+	size_t n = 0, k;
+
+	if (strlcpy(low, addr, sizeof(low)) >= sizeof(low))
+		return -1;
+	str_lower(low);
+	if ((d = strrchr(low, '@')) == NULL || d[1] == '\0')
+		return -1;
+	d++;
+	out[n++] = '{';
+	for (k = 0; k == 0 || d != NULL; k++) {
+		const char *key = k == 0 ? low : d;
+		size_t kl = strlen(key);
+
+		/* Valid addresses hold no '"' or '\\': quoting is enough. */
+		if (strpbrk(key, "\"\\") != NULL || n + kl + 4 > len)
+			return -1;
+		if (k > 0)
+			out[n++] = ',';
+		out[n++] = '"';
+		memcpy(out + n, key, kl);
+		n += kl;
+		out[n++] = '"';
+		if (k > 0)
+			d = strchr(d, '.') != NULL ? strchr(d, '.') + 1 : NULL;
+	}
+	out[n++] = '}';
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * drip.suppressed_by(customer, addr) with the keys made in C: the entry
+ * for the address itself first, then the most specific domain.
+ */
 int
 suppress_lookup(struct derr *e, PGconn *c, const char *customer,
     const char *addr, long long *entry_id)
 {
-	const char *p[2] = { customer, addr };
+	char keys[SUPPRESS_KEYS_MAX];
+	const char *p[2] = { customer, keys };
 	PGresult *r;
 	int hit;
 
-	r = db_exec(e, c, "SELECT drip.suppressed_by($1, $2)", 2, p);
+	if (suppress_keys(addr, keys, sizeof(keys)) == -1)
+		return derr_set(e, EX_DATAERR, "suppress '%s': not an address", addr);
+	r = db_exec(e, c, "SELECT s.id FROM drip.suppression_entry s"
+	    " WHERE s.customer_id = $1 AND s.value = ANY (($2)::text[])"
+	    " ORDER BY s.kind = 'domain', length(s.value) DESC LIMIT 1", 2, p);
 	if (r == NULL)
 		return -1;
-	hit = !PQgetisnull(r, 0, 0);
+	hit = PQntuples(r) > 0;
 	if (entry_id != NULL)
 		*entry_id = hit ? id_of(r, 0) : 0;
 	PQclear(r);
