@@ -296,6 +296,8 @@ add_or_remove(PGconn *c, const struct opts *o)
 	struct copyw *w;
 	struct value v;
 	struct derr e;
+	PGresult *r;
+	long long staged = 0;
 	FILE *spool;
 
 	if ((spool = tmpfile()) == NULL)
@@ -320,11 +322,15 @@ add_or_remove(PGconn *c, const struct opts *o)
 		die(EX_DATAERR, "%lld invalid %s: nothing written", in.invalid,
 		    in.invalid == 1 ? "value" : "values");
 	}
-	if (copyw_end(&e, w, NULL) == -1)
+	if (copyw_end(&e, w, &staged) == -1)
 		fail(c, &e);
 	if (o->cmd == ADD) {
-		if (db_cmd(&e, c, add_sql, 3, p) == -1 ||
-		    stream_entries(&e, c, added_sql, 1, p, spool) == -1)
+		if ((r = db_exec(&e, c, add_sql, 3, p)) == NULL)
+			fail(c, &e);
+		if (verbose)
+			say(LOG_INFO, "%lld values, %s added", staged, PQcmdTuples(r));
+		PQclear(r);
+		if (stream_entries(&e, c, added_sql, 1, p, spool) == -1)
 			fail(c, &e);
 	} else if (stream_entries(&e, c, remove_sql, 1, p, spool) == -1)
 		fail(c, &e);
