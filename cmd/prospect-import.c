@@ -29,8 +29,19 @@ struct map {
 	int		 used;
 };
 
+/*
+ * Time zones already found valid. Checking one reads its tzdata file;
+ * a million rows in a handful of zones would make a million such reads.
+ */
+#define TZ_MEMO	256
+struct tz_memo {
+	char		*name[TZ_MEMO];
+	size_t		 n;
+};
+
 struct run {
 	struct importer	*im;
+	struct tz_memo	 tz;
 	PGconn		*conn;
 	FILE		*rejects;
 	const char	*rejects_path;
@@ -116,6 +127,46 @@ invalid(struct run *r, long line, const struct vlist *errs, const char *msg,
 		import_cancel(r->im);
 }
 
+static const char *
+tz_known(const struct tz_memo *m, const char *tz)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->name[i], tz) == 0)
+			return m->name[i];
+	return NULL;
+}
+
+static void
+tz_remember(struct tz_memo *m, const char *tz)
+{
+	if (m->n < TZ_MEMO && tz_known(m, tz) == NULL &&
+	    (m->name[m->n] = strdup(tz)) != NULL)
+		m->n++;
+}
+
+/*
+ * A row's time zone that an earlier row proved valid is taken out before
+ * the row is checked and put back after, so it is not checked again.
+ * Everything else, invalid zones included, goes through prospect_read()
+ * as in campaign-create, with the same messages.
+ */
+static const char *
+take_known_tz(struct run *r, json_object *obj)
+{
+	json_object *v;
+	const char *tz;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "timezone", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    (tz = tz_known(&r->tz, json_object_get_string(v))) == NULL)
+		return NULL;
+	json_object_object_del(obj, "timezone");
+	return tz;
+}
+
 /* One parsed row: validate it as campaign-create does, then stage it. */
 static void
 row(struct run *r, long line, json_object *obj, const char *raw, size_t rawlen)
@@ -123,12 +174,20 @@ row(struct run *r, long line, json_object *obj, const char *raw, size_t rawlen)
 	struct vlist errs = { .n = 0 };
 	struct prospect p;
 	struct derr e;
+	const char *tz;
 
 	r->read++;
+	tz = take_known_tz(r, obj);
 	if (prospect_read(obj, "", &p, &errs) == -1)
 		invalid(r, line, &errs, NULL, raw, rawlen);
-	else if (import_add(&e, r->im, line, &p) == -1)
-		fail(r, &e);
+	else {
+		if (tz != NULL)
+			p.timezone = tz;
+		else if (p.timezone != NULL)
+			tz_remember(&r->tz, p.timezone);
+		if (import_add(&e, r->im, line, &p) == -1)
+			fail(r, &e);
+	}
 	vlist_free(&errs);
 	progress(r, 0);
 }
@@ -448,6 +507,8 @@ main(int argc, char *argv[])
 		    streamed, seconds_since(&r.start) - streamed);
 	import_free(r.im);
 	PQfinish(r.conn);
+	while (r.tz.n > 0)
+		free(r.tz.name[--r.tz.n]);
 	if (r.rejects != NULL && fclose(r.rejects) == EOF)
 		die(EX_IOERR, "%s: %s", r.rejects_path, strerror(errno));
 	if (!quiet)
