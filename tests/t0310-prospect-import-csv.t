@@ -2,7 +2,7 @@
 # prospect-import --csv: RFC 4180 edge cases, the header and --map, other
 # columns into fields, line numbers, and a rejects file that re-imports.
 . "$(dirname "$0")/lib.sh"
-plan 32
+plan 34
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES ('acme', 'me@acme.test')"
@@ -90,3 +90,10 @@ like "$err" 'line 2: record longer than 1048576 bytes' 'with the limit in the me
 printf 'email,first_name\nu@example.com,\377\376\n' >"$T/utf8.csv"
 must_fail 65 'invalid UTF-8 in a cell: 65' imp <"$T/utf8.csv"
 like "$err" 'line 2: first_name: invalid UTF-8' 'reported with its line and field'
+
+# A time zone is checked once, and still stored on every row that names it
+printf 'email,timezone\ntz1@example.com,Asia/Tokyo\ntz2@example.com,Asia/Tokyo\ntz3@example.com,Asia/Tokio\ntz4@example.com,Asia/Tokyo\n' >"$T/tz.csv"
+run imp --skip-invalid <"$T/tz.csv"
+is "$(sql "SELECT string_agg(email || '=' || timezone, ' ' ORDER BY email) FROM drip.email_campaign_prospect WHERE email LIKE 'tz%'")" \
+	'tz1@example.com=Asia/Tokyo tz2@example.com=Asia/Tokyo tz4@example.com=Asia/Tokyo' 'every row keeps its time zone'
+like "$err" 'line 4: timezone: unknown time zone' 'an unknown zone after known ones is still reported'
