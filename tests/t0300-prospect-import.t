@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 52
+plan 55
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -135,6 +135,13 @@ is "$(sql "SELECT string_agg(email || '=' || status, ' ' ORDER BY email) FROM dr
 	WHERE email IN ('x@sub.blocked.test', 'Stop@example.com', 'y@beta-only.test', 'z@blocked.test.example')")" \
 	'Stop@example.com=suppressed x@sub.blocked.test=suppressed y@beta-only.test=active z@blocked.test.example=active' \
 	'a subdomain of a suppressed domain and a suppressed address (any case) are stored suppressed; another customer entry and a mere prefix are not'
+printf '%s\n' '{"email":"w1@example.com","first_name":"One"}' '{"email":"w2@blocked.test","first_name":"One"}' \
+	'{"email":"W1@example.com","first_name":"Two"}' '{"email":"W2@blocked.test","first_name":"Two"}' >"$T/sup-dups.jsonl"
+run prospect-import --campaign "$draft" <"$T/sup-dups.jsonl"
+is "$(printf '%s' "$out" | jq -c '[.inserted, .duplicates, .suppressed]')$(sql "SELECT string_agg(email || '=' || first_name || '=' || status, ' ' ORDER BY email)
+	FROM drip.email_campaign_prospect WHERE lower(email) IN ('w1@example.com', 'w2@blocked.test')")" \
+	'[2,2,1]w1@example.com=One=active w2@blocked.test=One=suppressed' \
+	'a customer with entries: duplicates still keep the first row, suppressed or not'
 beta=$(campaign beta draft)
 run prospect-import --campaign "$beta" <"$T/sup.jsonl"
 is "$(sql "SELECT string_agg(email || '=' || status, ' ' ORDER BY email) FROM drip.email_campaign_prospect WHERE campaign_id = $beta")" \
@@ -186,3 +193,11 @@ run prospect-import --campaign "$draft" --skip-invalid <"$T/summary.jsonl"
 is "$out" "{\"campaign_id\":$draft,\"read\":7,\"inserted\":3,\"updated\":0,\"duplicates\":2,\"invalid\":2,\"suppressed\":1,\"scheduled\":0}" \
 	'mixed input: read = inserted + updated + duplicates + invalid'
 must_fail 64 '--campaign 0 is a usage error, not a lookup' prospect-import --campaign 0
+
+# -q prints nothing; -v says how long reading and writing took
+printf '{"email":"quiet@example.com"}\n' >"$T/q.jsonl"
+run prospect-import -q --campaign "$draft" <"$T/q.jsonl"
+is "$rc:$out:$(count "$draft" "email = 'quiet@example.com'")" '0::1' '-q: imported, nothing printed'
+printf '{"email":"loud@example.com"}\n' >"$T/v.jsonl"
+run prospect-import -v --campaign "$draft" <"$T/v.jsonl"
+like "$err" '^prospect-import: read 1 rows in [0-9.]+ s, wrote them in [0-9.]+ s$' '-v reports the timing'
