@@ -10,6 +10,10 @@
 # Each load runs REPS times (default 3), the three interleaved, so that a
 # busy machine slows all of them alike; best and median times are shown.
 #
+# ENTRIES=N gives the customer N suppression entries first (N/100 of them
+# domains that cover about one prospect in fifty), so that the import does
+# its suppression join; psql's \copy does no such work.
+#
 # Not part of make check: it takes a while. Uses a throwaway PostgreSQL
 # (tests/pg.sh) unless DATABASE_URL names a database to use (it is changed).
 set -eu
@@ -38,6 +42,13 @@ db-migrate -q
 q "INSERT INTO drip.email_identity (customer_id, email) VALUES ('bench', 'me@bench.test')"
 camp=$(q "INSERT INTO drip.email_campaign (customer_id, identity_id, name)
 	SELECT 'bench', id, 'bench' FROM drip.email_identity RETURNING id")
+
+if [ "${ENTRIES:-0}" -gt 0 ]; then
+	awk -v n="$ENTRIES" 'BEGIN { d = int(n / 100)
+		for (i = 1; i <= n - d; i++) print "someone" i "@elsewhere" i ".example"
+		for (k = 1; k <= d; k++) print "company" (k * 50) ".example" }' |
+		suppress add -q --customer bench
+fi
 
 # The same rows three ways. A third have a time zone; all have a custom field.
 echo "generating $rows rows" >&2
@@ -96,7 +107,7 @@ stats() {
 	END { printf "%.2f %.2f %d", t[1], (NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2), m }'
 }
 set -- $(stats psql); pb=$1 pm=$2
-printf '%s prospects, %s runs each\n' "$rows" "$reps"
+printf '%s prospects, %s runs each, %s suppression entries\n' "$rows" "$reps" "${ENTRIES:-0}"
 printf '%-30s %8s %8s %7s %7s %10s\n' "" best median ratio ratio "peak RSS"
 printf '%-30s %8s %8s %7s %7s %10s\n' "" s s best median KiB
 for n in psql csv jsonl; do
