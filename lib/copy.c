@@ -110,6 +110,19 @@ copyw_text(struct derr *e, struct copyw *w, const char *s, size_t n)
 	return 0;
 }
 
+/* Rows already in COPY's text format, as they are. */
+int
+copyw_raw(struct derr *e, struct copyw *w, const char *s, size_t n)
+{
+	if (flush(e, w) == -1)
+		return -1;
+	if (n > 0 && PQputCopyData(w->conn, s, (int)n) != 1) {
+		w->failed = 1;
+		return db_error(e, w->conn, NULL, "copy");
+	}
+	return 0;
+}
+
 int
 copyw_str(struct derr *e, struct copyw *w, const char *s)
 {

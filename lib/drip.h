@@ -166,6 +166,7 @@ int	copyw_str(struct derr *, struct copyw *, const char *);	/* NULL: \N */
 int	copyw_null(struct derr *, struct copyw *);
 int	copyw_int(struct derr *, struct copyw *, long long);
 int	copyw_row(struct derr *, struct copyw *);	/* end of a row */
+int	copyw_raw(struct derr *, struct copyw *, const char *, size_t len);	/* whole rows */
 int	copyw_end(struct derr *, struct copyw *, long long *rows);	/* frees */
 void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
 

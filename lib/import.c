@@ -10,26 +10,50 @@
  * running campaign. Nothing is visible to anyone until the caller commits;
  * a killed import leaves the campaign as it was.
  *
+ * Into a campaign with no prospects yet (and without --update) rows first
+ * go by COPY straight into the prospect table: the bulk load PostgreSQL
+ * does fastest. A Bloom filter of the addresses sent so far (16 MiB,
+ * whatever the input) tells when a row may repeat one; from that row on
+ * the import takes the staging path, and the unique index keeps the rows
+ * already in. If the customer has suppression entries, each direct row's
+ * address and keys are spooled to a temporary file and joined with the
+ * entries at the end.
+ *
  * The campaign row is locked FOR NO KEY UPDATE for the whole import: two
  * imports into one campaign take turns (so their counts are exact), and a
  * status change cannot slip in between our check and our scheduling;
  * sending, which only references the campaign, is not held up.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "drip.h"
 
+/* 16 MiB, 7 hashes: a false alarm (it costs speed only) in about one 1M-row import in 10^4 */
+#define BLOOM_BITS	(1UL << 27)
+#define BLOOM_K		7
+
 struct importer {
 	PGconn		*conn;
-	struct copyw	*copy;
+	struct copyw	*copy;		/* the COPY under way */
 	char		 campaign[24];
 	char		*customer;
 	int		 running;
 	int		 update;
 	int		 keys;		/* the customer has suppression entries */
+	int		 cancelled;
+	int		 direct;	/* rows go straight into the table */
+	unsigned char	*bloom;		/* addresses sent directly */
+	FILE		*spool;		/* direct rows' addresses and keys */
+	long long	 direct_rows;
+	int		 fresh;		/* the campaign has no prospects */
 };
+
+static const char direct_sql[] =
+    "COPY drip.email_campaign_prospect (customer_id, campaign_id, email,"
+    " first_name, last_name, company, title, timezone, fields) FROM STDIN";
 
 static const char stage_sql[] =
     "CREATE TEMP TABLE drip_import ("
@@ -52,7 +76,9 @@ lock_campaign(struct derr *e, struct importer *im, long long id)
 	r = db_exec(e, im->conn,
 	    "SELECT customer_id, status,"
 	    " EXISTS (SELECT 1 FROM drip.suppression_entry s"
-	    "  WHERE s.customer_id = c.customer_id)"
+	    "  WHERE s.customer_id = c.customer_id),"
+	    " NOT EXISTS (SELECT 1 FROM drip.email_campaign_prospect p"
+	    "  WHERE p.campaign_id = c.id)"
 	    " FROM drip.email_campaign c WHERE id = $1 FOR NO KEY UPDATE", 1, p);
 	if (r == NULL)
 		return -1;
@@ -67,10 +93,33 @@ lock_campaign(struct derr *e, struct importer *im, long long id)
 	}
 	im->running = strcmp(status, "running") == 0;
 	im->keys = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	im->fresh = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
 	im->customer = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if (im->customer == NULL)
 		return derr_set(e, EX_OSERR, "out of memory");
+	return 0;
+}
+
+static int
+stage_begin(struct derr *e, struct importer *im)
+{
+	if (db_cmd(e, im->conn, stage_sql, 0, NULL) == -1 ||
+	    (im->copy = copyw_start(e, im->conn, copy_sql)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+direct_begin(struct derr *e, struct importer *im)
+{
+	if ((im->bloom = calloc(1, BLOOM_BITS / 8)) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	if (im->keys && (im->spool = tmpfile()) == NULL)
+		return derr_set(e, EX_CANTCREAT, "spool: %s", strerror(errno));
+	if ((im->copy = copyw_start(e, im->conn, direct_sql)) == NULL)
+		return -1;
+	im->direct = 1;
 	return 0;
 }
 
@@ -87,17 +136,16 @@ import_begin(struct derr *e, PGconn *c, long long campaign_id, int update)
 	im->update = update;
 	if (db_begin(e, c) == -1)
 		goto fail;
-	/* Sorting the staged rows by address stays in memory up to here. */
+	/* Sorts and hashes of up to about a million staged rows stay in memory. */
 	if (lock_campaign(e, im, campaign_id) == -1 ||
-	    db_cmd(e, c, "SET LOCAL work_mem = '256MB'", 0, NULL) == -1 ||
-	    db_cmd(e, c, stage_sql, 0, NULL) == -1 ||
-	    (im->copy = copyw_start(e, c, copy_sql)) == NULL)
+	    db_cmd(e, c, "SET LOCAL work_mem = '256MB'", 0, NULL) == -1)
+		goto fail;
+	if (im->fresh && !update ? direct_begin(e, im) : stage_begin(e, im))
 		goto fail;
 	return im;
 fail:
 	db_rollback(c);
-	free(im->customer);
-	free(im);
+	import_free(im);
 	return NULL;
 }
 
@@ -107,19 +155,89 @@ import_customer(const struct importer *im)
 	return im->customer;
 }
 
-int
-import_add(struct derr *e, struct importer *im, long line,
-    const struct prospect *p)
+/* 64-bit FNV-1a, then splitmix64 for a second, independent hash. */
+static void
+hash2(const char *s, uint64_t *h1, uint64_t *h2)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, z;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	z = h + 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	*h1 = h;
+	*h2 = (z ^ (z >> 31)) | 1;
+}
+
+/* 1 if addr (lower-case) may have been sent already; else remember it. */
+static int
+bloom_seen(unsigned char *bloom, const char *addr)
+{
+	uint64_t h1, h2, bit;
+	int i, all = 1;
+
+	hash2(addr, &h1, &h2);
+	for (i = 0; i < BLOOM_K; i++) {
+		bit = (h1 + (uint64_t)i * h2) & (BLOOM_BITS - 1);
+		if (!(bloom[bit / 8] & (1U << (bit % 8)))) {
+			all = 0;
+			bloom[bit / 8] |= (unsigned char)(1U << (bit % 8));
+		}
+	}
+	return all;
+}
+
+/* A row may repeat an earlier one: the rest goes through the staging table. */
+static int
+leave_direct(struct derr *e, struct importer *im)
+{
+	struct copyw *w = im->copy;
+
+	im->copy = NULL;
+	im->direct = 0;
+	free(im->bloom);
+	im->bloom = NULL;
+	if (copyw_end(e, w, &im->direct_rows) == -1)
+		return -1;
+	return stage_begin(e, im);
+}
+
+static int
+add_direct(struct derr *e, struct importer *im, const struct prospect *p,
+    const char *fields, const char *lower)
 {
 	struct copyw *w = im->copy;
 	char keys[SUPPRESS_KEYS_MAX];
-	const char *fields = NULL;
 
-	if (w == NULL)
-		return 0;	/* cancelled: rows are only being checked */
-	if (p->fields != NULL && json_object_object_length(p->fields) > 0)
-		fields = json_object_to_json_string_ext(p->fields,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (copyw_str(e, w, im->customer) == -1 ||
+	    copyw_str(e, w, im->campaign) == -1 ||
+	    copyw_str(e, w, p->email) == -1 ||
+	    copyw_str(e, w, p->first_name) == -1 ||
+	    copyw_str(e, w, p->last_name) == -1 ||
+	    copyw_str(e, w, p->company) == -1 ||
+	    copyw_str(e, w, p->title) == -1 ||
+	    copyw_str(e, w, p->timezone) == -1 ||
+	    copyw_str(e, w, fields != NULL ? fields : "{}") == -1 ||
+	    copyw_row(e, w) == -1)
+		return -1;
+	if (im->spool == NULL)
+		return 0;
+	/* COPY text for drip_import_keys: neither holds a tab, newline or '\\'. */
+	if (suppress_keys(lower, keys, sizeof(keys)) == -1)
+		return derr_set(e, EX_SOFTWARE, "%s: cannot make keys", p->email);
+	if (fprintf(im->spool, "%s\t%s\n", lower, keys) < 0)
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	return 0;
+}
+
+static int
+add_staged(struct derr *e, struct importer *im, long line,
+    const struct prospect *p, const char *fields)
+{
+	struct copyw *w = im->copy;
+	char keys[SUPPRESS_KEYS_MAX];
+
 	if (copyw_int(e, w, line) == -1 ||
 	    copyw_str(e, w, p->email) == -1 ||
 	    copyw_str(e, w, p->first_name) == -1 ||
@@ -139,12 +257,35 @@ import_add(struct derr *e, struct importer *im, long line,
 	return copyw_row(e, w);
 }
 
+int
+import_add(struct derr *e, struct importer *im, long line,
+    const struct prospect *p)
+{
+	char lower[EMAIL_MAX + 1];
+	const char *fields = NULL;
+
+	if (im->cancelled)
+		return 0;	/* rows are only being checked */
+	if (im->direct) {
+		strlcpy(lower, p->email, sizeof(lower));
+		str_lower(lower);
+		if (bloom_seen(im->bloom, lower) && leave_direct(e, im) == -1)
+			return -1;
+	}
+	if (p->fields != NULL && json_object_object_length(p->fields) > 0)
+		fields = json_object_to_json_string_ext(p->fields,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return im->direct ? add_direct(e, im, p, fields, lower) :
+	    add_staged(e, im, line, p, fields);
+}
+
 /* Stop sending rows: the import will not be committed. */
 void
 import_cancel(struct importer *im)
 {
 	copyw_abort(im->copy, "import cancelled");
 	im->copy = NULL;
+	im->cancelled = 1;
 }
 
 static int
@@ -237,19 +378,65 @@ insert_rows(struct derr *e, struct importer *im, const char *const *p,
 	return 0;
 }
 
+/*
+ * The rows that went in directly are active; those whose address or
+ * domain the customer suppresses become suppressed, by one join of their
+ * spooled keys with the entries.
+ */
+static const char direct_suppress_sql[] =
+    "WITH sup AS (SELECT DISTINCT k.email"
+    " FROM pg_temp.drip_import_keys k CROSS JOIN LATERAL unnest(k.keys) AS u(key)"
+    " JOIN drip.suppression_entry e ON e.customer_id = ($2)::text"
+    " AND e.value = u.key),"
+    " u AS (UPDATE drip.email_campaign_prospect p SET status = 'suppressed'"
+    " FROM sup WHERE p.campaign_id = ($1)::bigint AND lower(p.email) = sup.email"
+    " AND p.status = 'active' RETURNING 1)"
+    " SELECT count(*) FROM u";
+
+static int
+suppress_direct(struct derr *e, struct importer *im, const char *const *p,
+    long long *n)
+{
+	struct copyw *w;
+	char buf[65536];
+	size_t len;
+
+	if (fflush(im->spool) == EOF || fseek(im->spool, 0, SEEK_SET) == -1)
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	if (db_cmd(e, im->conn, "CREATE TEMP TABLE drip_import_keys"
+	    " (email text NOT NULL, keys text[] NOT NULL) ON COMMIT DROP", 0, NULL) == -1 ||
+	    (w = copyw_start(e, im->conn, "COPY pg_temp.drip_import_keys FROM STDIN")) == NULL)
+		return -1;
+	while ((len = fread(buf, 1, sizeof(buf), im->spool)) > 0)
+		if (copyw_raw(e, w, buf, len) == -1) {
+			copyw_abort(w, "spool");
+			return -1;
+		}
+	if (ferror(im->spool)) {
+		copyw_abort(w, "spool");
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	}
+	if (copyw_end(e, w, NULL) == -1)
+		return -1;
+	return count2(e, im->conn, direct_suppress_sql, 2, p, n, NULL);
+}
+
 int
 import_finish(struct derr *e, struct importer *im, time_t now,
     struct import_counts *n)
 {
 	const char *p[2] = { im->campaign, im->customer };
-	long long staged = 0, scheduled;
+	long long rows = 0, staged, scheduled, suppressed;
 	struct copyw *w = im->copy;
 
 	im->copy = NULL;
 	if (w == NULL)
 		return derr_set(e, EX_SOFTWARE, "import: finished after cancel");
-	if (copyw_end(e, w, &staged) == -1)
+	if (copyw_end(e, w, &rows) == -1)
 		return -1;
+	if (im->direct)
+		im->direct_rows = rows;
+	staged = im->direct ? 0 : rows;
 	n->updated = n->inserted = n->suppressed = n->scheduled = 0;
 	if (staged > 0 && im->update &&
 	    count2(e, im->conn, update_sql, 1, p, &n->updated, NULL) == -1)
@@ -257,6 +444,12 @@ import_finish(struct derr *e, struct importer *im, time_t now,
 	if (staged > 0 && insert_rows(e, im, p, n) == -1)
 		return -1;
 	n->duplicates = staged - n->inserted - n->updated;
+	n->inserted += im->direct_rows;
+	if (im->spool != NULL && im->direct_rows > 0) {
+		if (suppress_direct(e, im, p, &suppressed) == -1)
+			return -1;
+		n->suppressed += suppressed;
+	}
 	if (im->running && n->inserted > n->suppressed) {
 		if ((scheduled = schedule_first_steps(e, im->conn, im->campaign, now)) == -1)
 			return -1;
@@ -271,6 +464,9 @@ import_free(struct importer *im)
 	if (im == NULL)
 		return;
 	copyw_abort(im->copy, "import abandoned");
+	free(im->bloom);
+	if (im->spool != NULL)
+		fclose(im->spool);
 	free(im->customer);
 	free(im);
 }

@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 55
+plan 57
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -201,3 +201,25 @@ is "$rc:$out:$(count "$draft" "email = 'quiet@example.com'")" '0::1' '-q: import
 printf '{"email":"loud@example.com"}\n' >"$T/v.jsonl"
 run prospect-import -v --campaign "$draft" <"$T/v.jsonl"
 like "$err" '^prospect-import: read 1 rows in [0-9.]+ s, wrote them in [0-9.]+ s$' '-v reports the timing'
+
+# Into an empty campaign rows go straight into the table until one may
+# repeat an earlier address; from there on through the staging table.
+fresh=$(campaign acme running Europe/Berlin)
+step1 "$fresh"
+cat >"$T/fresh.jsonl" <<'EOF'
+{"email": "f1@example.com", "first_name": "First"}
+{"email": "f2@sub.blocked.test"}
+{"email": "f3@example.com"}
+{"email": "F1@EXAMPLE.COM", "first_name": "Second"}
+{"email": "f4@example.com"}
+{"email": "stop@example.com"}
+{"email": "f2@SUB.blocked.test"}
+EOF
+DRIP_NOW=2026-11-30T08:30:00Z run prospect-import -v --campaign "$fresh" <"$T/fresh.jsonl"
+is "$(printf '%s' "$out" | jq -c '[.read, .inserted, .duplicates, .suppressed, .scheduled]')" '[7,5,2,2,3]' \
+	'empty campaign, a duplicate midway: counts as on the staging path'
+is "$(sql "SELECT string_agg(p.email || '=' || coalesce(p.first_name, '-') || '=' || p.status || '=' || (s.id IS NOT NULL), ' ' ORDER BY p.email)
+	FROM drip.email_campaign_prospect p LEFT JOIN drip.email_campaign_prospect_step s ON s.prospect_id = p.id
+	WHERE p.campaign_id = $fresh")" \
+	'f1@example.com=First=active=true f2@sub.blocked.test=-=suppressed=false f3@example.com=-=active=true f4@example.com=-=active=true stop@example.com=-=suppressed=false' \
+	'the first row wins; suppressed rows from either path are stored suppressed and not scheduled'

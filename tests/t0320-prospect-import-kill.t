@@ -2,7 +2,7 @@
 # prospect-import is one transaction: killed with SIGKILL while streaming
 # or while writing, it leaves the campaign exactly as it was.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 12
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES ('acme', 'me@acme.test')"
@@ -75,3 +75,25 @@ is "$(table_counts) $(snapshot)" "$before $prospects" 'killed while writing: the
 # The campaign is not left locked: the same import now runs to the end.
 run prospect-import --campaign "$campaign" <"$T/all.jsonl"
 is "$(printf '%s' "$out" | jq -c '[.inserted, .scheduled]')" '[20000,20000]' 'a new import then succeeds'
+
+# 3. Killed while copying straight into the table (an empty campaign).
+empty=$(sql "INSERT INTO drip.email_campaign (customer_id, identity_id, name, status)
+	SELECT 'acme', id, 'empty', 'running' FROM drip.email_identity RETURNING id")
+sql "INSERT INTO drip.email_campaign_template (customer_id, campaign_id, step, subject, body_text)
+	VALUES ('acme', $empty, 1, 'Hi', 'Hello')"
+before=$(table_counts)
+prospects=$(snapshot)
+rm -f "$T/fifo"; mkfifo "$T/fifo"
+(gen 60001 80000; exec sleep 60) >"$T/fifo" & writer=$!
+at_exit kill $writer
+prospect-import --campaign "$empty" <"$T/fifo" >"$T/out3" 2>&1 & imp=$!
+ok 'the import copies rows straight into the prospect table' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+	WHERE $ours AND query LIKE 'COPY drip.email_campaign_prospect%')"
+sleep 0.5
+kill -9 $imp
+wait $imp 2>/dev/null
+kill $writer
+wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $ours AND query LIKE 'COPY drip.%')"
+is "$(table_counts) $(snapshot)" "$before $prospects" 'killed mid-copy: the campaign is exactly as it was'
+run prospect-import --campaign "$empty" <"$T/all.jsonl"
+is "$(printf '%s' "$out" | jq -c '[.inserted, .scheduled]')" '[20000,20000]' 'and the next import goes through'
