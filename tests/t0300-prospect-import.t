@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 57
+plan 59
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -223,3 +223,10 @@ is "$(sql "SELECT string_agg(p.email || '=' || coalesce(p.first_name, '-') || '=
 	WHERE p.campaign_id = $fresh")" \
 	'f1@example.com=First=active=true f2@sub.blocked.test=-=suppressed=false f3@example.com=-=active=true f4@example.com=-=active=true stop@example.com=-=suppressed=false' \
 	'the first row wins; suppressed rows from either path are stored suppressed and not scheduled'
+
+# Direct rows of a customer with entries are spooled in TMPDIR
+spooled=$(campaign acme draft)
+printf '{"email":"sp@example.com"}\n' >"$T/sp.jsonl"
+must_fail 73 'the spool goes to TMPDIR: a missing one cannot be used' \
+	env TMPDIR="$T/missing" prospect-import --campaign "$spooled" <"$T/sp.jsonl"
+like "$err" "spool in $T/missing: No such file or directory" 'and says where'
