@@ -15,7 +15,7 @@ is "$(campaign-show 1 | jq -c '[.status, .counts.prospects.active > 250]')" '["r
 	'and leaves a running campaign with its prospects'
 
 # ci-import.sh: a mostly good file passes, a mostly bad one fails the pipeline
-make_campaign 1 0 '{"status": "draft", "prospects": []}' 2>/dev/null || make_campaign 1 1
+make_campaign 1 0 '{"status": "draft"}'
 c=$CID
 run sh "$ex/ci-import.sh" "$c" "$ex/prospects.csv" 5
 is "$rc" 0 'ci-import.sh passes a file with a few invalid rows'
