@@ -612,38 +612,45 @@ render(struct sender *sd, struct job *j)
 	return 0;
 }
 
-/* Which of these addresses their customers have suppressed: one query. */
+/*
+ * Which of these addresses their customers have suppressed: one query for
+ * the batch. The keys an address is suppressed under (itself, its domain
+ * and every parent domain) are made here (suppress_keys), so the join is
+ * plain index probes on (customer_id, value).
+ */
 static int
 suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit)
 {
 	const char **cust = reallocarray(NULL, n ? n : 1, sizeof(*cust));
-	const char **addr = reallocarray(NULL, n ? n : 1, sizeof(*addr));
+	char **keys = calloc(n ? n : 1, sizeof(*keys));
 	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
 	const char *p[3] = { NULL };
+	char buf[SUPPRESS_KEYS_MAX];
 	PGresult *r = NULL;
 	size_t i;
 	int row, rc = -1;
 
 	memset(hit, 0, n);
-	if (cust == NULL || addr == NULL || ids == NULL) {
-		derr_set(e, EX_OSERR, "out of memory");
-		goto out;
-	}
+	if (cust == NULL || keys == NULL || ids == NULL)
+		goto oom;
 	for (i = 0; i < n; i++) {
 		cust[i] = v[i].customer_id;
-		addr[i] = v[i].email;
 		ids[i] = v[i].id;
+		if (suppress_keys(v[i].email, buf, sizeof(buf)) == -1)
+			strlcpy(buf, "{}", sizeof(buf));
+		if ((keys[i] = strdup(buf)) == NULL)
+			goto oom;
 	}
 	p[0] = pgarray_ids(ids, n);
 	p[1] = pgarray_text(cust, n);
-	p[2] = pgarray_text(addr, n);
-	if (p[0] && p[1] && p[2])
-		r = db_exec(e, db,
-		    "SELECT x.id FROM unnest($1::bigint[], $2::text[], $3::text[])"
-		    " AS x(id, customer, address)"
-		    " WHERE drip.suppressed_by(x.customer, x.address) IS NOT NULL", 3, p);
-	else
-		derr_set(e, EX_OSERR, "out of memory");
+	p[2] = pgarray_text((const char *const *)keys, n);
+	if (p[0] == NULL || p[1] == NULL || p[2] == NULL)
+		goto oom;
+	r = db_exec(e, db,
+	    "SELECT DISTINCT x.id"
+	    "  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, customer, keys)"
+	    "  JOIN drip.suppression_entry s"
+	    "    ON s.customer_id = x.customer AND s.value = ANY (x.keys::text[])", 3, p);
 	if (r == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++)
@@ -652,9 +659,14 @@ suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit
 				hit[i] = 1;
 	PQclear(r);
 	rc = 0;
+	goto out;
+oom:
+	derr_set(e, EX_OSERR, "out of memory");
 out:
 	free((void *)p[0]); free((void *)p[1]); free((void *)p[2]);
-	free(cust); free(addr); free(ids);
+	for (i = 0; keys != NULL && i < n; i++)
+		free(keys[i]);
+	free(cust); free(keys); free(ids);
 	return rc;
 }
 
