@@ -528,5 +528,32 @@ int	identity_call(struct derr *, PGconn *, struct graph *,
 	    const struct crypt_key *, long long id, identity_op, void *arg,
 	    struct graph_resp *out);
 
+/* events.c: email_event rows as events prints them, and their notifications */
+extern const char *const event_types[];	/* NULL-terminated */
+int	event_type_valid(const char *);
+struct events_filter {
+	const char	*customer;		/* NULL: every customer */
+	long long	 campaign;		/* 0: every campaign */
+	const char *const *types;		/* ntypes 0: every type */
+	size_t		 ntypes;
+	int		 has_since;
+	time_t		 since;			/* created at or after */
+	const long long	*ids;			/* NULL: any; else only these */
+	size_t		 nids;
+};
+/* Called with each event oldest first; the object is the caller's to print,
+ * not to keep. -1 stops (EX_IOERR). */
+typedef int (*events_fn)(long long id, json_object *, void *arg);
+int	events_each(struct derr *, PGconn *, const struct events_filter *,
+	    events_fn, void *arg);
+/* 0; -1 with 66 when there is no such campaign, 77 when customer differs */
+int	events_campaign_check(struct derr *, PGconn *, long long id,
+	    const char *customer);
+int	events_listen(struct derr *, PGconn *);		/* LISTEN drip_event */
+/* Ids of events committed since the last call, at most max (the rest stay
+ * queued), without waiting: call it when PQsocket() is readable. */
+int	events_notified(struct derr *, PGconn *, long long *ids, size_t max,
+	    size_t *n);
+
 #include "banned.h"
 #endif
