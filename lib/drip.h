@@ -555,5 +555,56 @@ int	events_listen(struct derr *, PGconn *);		/* LISTEN drip_event */
 int	events_notified(struct derr *, PGconn *, long long *ids, size_t max,
 	    size_t *n);
 
+/* classify.c: what a message in a sender's Inbox is, from its fields alone */
+enum inbound_class {
+	INBOUND_OTHER,		/* nothing drip acts on */
+	INBOUND_REPLY,
+	INBOUND_AUTO_REPLY,	/* out of office and kin */
+	INBOUND_BOUNCE,		/* report of permanent non-delivery (5.x.x) */
+	INBOUND_DELAY,		/* report that delivery is delayed (4.x.x) */
+	INBOUND_OPTOUT,		/* a reply asking to hear no more */
+};
+const char *inbound_class_name(enum inbound_class);	/* drip.inbound_record's kind */
+struct inbound_header {
+	const char	*name, *value;
+};
+struct inbound_msg {
+	const char	*from, *from_name;	/* the sender */
+	const char	*subject;
+	const char	*body;
+	int		 body_html;		/* body is HTML, else text */
+	const struct inbound_header *headers;	/* internetMessageHeaders */
+	size_t		 nheaders;
+	const char	*mailbox;		/* the address of the mailbox read */
+};
+#define INBOUND_REFS_MAX	16
+#define INBOUND_REF_LEN		256
+#define INBOUND_STATUS_LEN	16
+struct inbound_verdict {
+	enum inbound_class class;
+	char	status[INBOUND_STATUS_LEN];	/* a report's code ("5.1.1"), or "" */
+	char	address[EMAIL_MAX + 1];	/* the sender of a reply, the failed
+					 * recipient of a report; "" if none */
+	char	reason[160];		/* why, for people */
+	/* <message ids> it refers to, best first: In-Reply-To, References
+	 * newest first, then (reports) the ids quoted in its text */
+	char	refs[INBOUND_REFS_MAX][INBOUND_REF_LEN];
+	size_t	nrefs;
+};
+struct classify_opts {
+	const char *const *optout;	/* opt-out words and phrases; NULL: default */
+	size_t		 noptout;
+};
+extern const char *const classify_optout_default[];	/* NULL-terminated */
+/* 0, or -1 when out of memory */
+int	inbound_classify(const struct inbound_msg *, const struct classify_opts *,
+	    struct inbound_verdict *);
+/* How many bytes of a reply's text its sender wrote (before any quotation). */
+size_t	reply_new_part(const char *text);
+char	*html_text(const char *html);	/* the text of HTML; caller frees */
+/* One word or phrase a line; blank lines and # comments skipped. */
+int	classify_words_load(struct derr *, const char *path, char ***words, size_t *n);
+void	classify_words_free(char **, size_t);
+
 #include "banned.h"
 #endif
