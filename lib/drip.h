@@ -528,6 +528,30 @@ int	identity_call(struct derr *, PGconn *, struct graph *,
 	    const struct crypt_key *, long long id, identity_op, void *arg,
 	    struct graph_resp *out);
 
+/* send.c: send-due's engine (claims, Graph, state changes in batches) */
+struct send_opts {
+	const char	*conninfo;
+	const char	*worker;	/* NULL: host/pid/random */
+	const char	*key_file;	/* NULL: DRIP_KEY_FILE, $CREDENTIALS_DIRECTORY */
+	int		 concurrency;	/* requests in flight */
+	int		 per_mailbox;	/* in flight for one mailbox (Outlook: 4) */
+	int		 batch;		/* steps per claim */
+	int		 max_seconds;	/* stop claiming after */
+	int		 lease;		/* seconds a claim lasts */
+	int		 grace;		/* seconds an unknown outcome may stay so */
+	/* lines of note for standard error; the library does not print */
+	void		(*note)(void *arg, int prio, const char *line);
+	void		*note_arg;
+};
+struct send_stats {
+	long	claimed, sent, deferred, failed, bounced, suppressed, skipped;
+	long	reconciled, review;
+	double	seconds;
+};
+int	send_due(struct derr *, const struct send_opts *, struct send_stats *);
+int	send_due_dry_run(struct derr *, const struct send_opts *,
+	    int (*emit)(void *, json_object *), void *);
+
 /* events.c: email_event rows as events prints them, and their notifications */
 extern const char *const event_types[];	/* NULL-terminated */
 int	event_type_valid(const char *);

@@ -13,6 +13,7 @@ command -v cc >/dev/null 2>&1 || need gcc
 command -v jq >/dev/null 2>&1 || need jq
 command -v psql >/dev/null 2>&1 || need postgresql-client
 command -v curl >/dev/null 2>&1 || need curl
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need ca-certificates
 command -v prove >/dev/null 2>&1 || need perl
 [ -x /usr/bin/python3 ] || command -v python3 >/dev/null 2>&1 || need python3
 command -v mandoc >/dev/null 2>&1 || need mandoc

@@ -27,6 +27,7 @@ fixture() {	# page: a database and a mock of its own, in a fresh folder
 	cp "$DRIP_TOP"/examples/*.json "$DRIP_TOP"/examples/*.csv "$work"/ 2>/dev/null
 	if command -v outlook-auth >/dev/null 2>&1 && [ -f "$DRIP_TOP/tests/mock-graph/mock.sh" ]; then
 		[ -n "${MOCK_PID:-}" ] && mock_stop
+		mkdir -p "$T/mock-$1"
 		MOCK_DIR=$T/mock-$1 mock_start --auto-approve sales@acme.example --interval 0
 		export DRIP_CLIENT_ID=00000000-0000-0000-0000-00000000d41b
 		export DRIP_KEY_FILE=$work/drip.key

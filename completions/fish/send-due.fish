@@ -1,0 +1,11 @@
+complete -c send-due -f
+complete -c send-due -l batch -x -d 'steps per claim'
+complete -c send-due -l concurrency -x -d 'requests in flight'
+complete -c send-due -s d -l db -x -d 'database connection string'
+complete -c send-due -s n -l dry-run -d 'print what is due, rendered; write nothing'
+complete -c send-due -l grace -x -d 'seconds before an unknown outcome goes to review'
+complete -c send-due -l max-seconds -x -d 'stop claiming after this many seconds'
+complete -c send-due -s q -l quiet -d 'only warnings and errors'
+complete -c send-due -s v -l verbose -d 'more on standard error'
+complete -c send-due -s V -l version -d 'print the version'
+complete -c send-due -s h -l help -d 'print the usage'

@@ -1,0 +1,962 @@
+/*
+ * send.c: send-due's engine. Claim due steps in batches, check each
+ * address against the customer's suppressions, render, create the draft,
+ * commit the step as 'sending' with the draft's immutable id, and only
+ * then ask Graph to send it. Many requests run at once (curl multi), at
+ * most per_mailbox at a time for one mailbox, as Outlook allows.
+ *
+ * State changes are collected and committed in batches (one transaction
+ * per kind per turn of the loop): that, and not the HTTP, is what would
+ * otherwise bound the rate. The SQL of every transition is in
+ * lib/migrations/005_send.sql; the exactly-once argument is there.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "drip.h"
+
+enum stage {
+	ST_DRAFT,	/* POST /me/messages */
+	ST_REPLY,	/* POST /me/messages/{prev}/createReply */
+	ST_PATCH,	/* PATCH the reply draft's subject and body */
+	ST_SEND,	/* POST /me/messages/{id}/send */
+	ST_LOOKUP,	/* reconcile: GET /me/messages/{id} */
+	ST_FIND,	/* reconcile: Sent Items by internetMessageId */
+};
+
+struct batch;
+struct mbox;
+
+struct job {
+	struct step	*s;
+	struct batch	*b;
+	struct mbox	*mb;
+	struct sender	*sd;
+	enum stage	 stage;
+	int		 auth_retried;
+	int		 reconcile;	/* taken by claim_reconcile */
+	time_t		 lease_end;
+	char		*subject, *body;
+	int		 html;
+	struct job	*next;		/* in its mailbox's queue */
+};
+
+/* A claimed batch lives until the last of its jobs is done. */
+struct batch {
+	struct step	*steps;
+	struct job	*jobs;
+	size_t		 n, live;
+};
+
+struct mbox {
+	long long	 id;
+	char		*token;
+	int		 inflight;
+	int		 down;		/* refused us: its work waits */
+	int		 released;	/* mailbox_down done */
+	struct job	*head, *tail;
+	struct mbox	*next;		/* hash chain */
+	struct mbox	*rnext;		/* ready ring */
+	int		 ready;
+};
+
+/* State changes waiting for the next commit. */
+struct marks {
+	long long	*ids;
+	time_t		*times;
+	char		**reasons;
+	size_t		 n, cap;
+};
+
+#define NBUCKET	1024
+
+struct sender {
+	const struct send_opts *o;
+	struct send_stats *st;
+	struct derr	*e;
+	PGconn		*db;
+	struct graph	*g;
+	struct crypt_key key;
+	char		 worker[128];
+	struct mbox	*bucket[NBUCKET];
+	struct mbox	*ready_head, *ready_tail;
+	size_t		 inflight, queued;
+	struct job	**sending;	/* drafts to commit as 'sending' */
+	size_t		 nsending, capsending;
+	struct marks	 m[MARK_RELEASED + 1];
+	struct job	**tosend;	/* committed 'sending': send them */
+	size_t		 ntosend, captosend;
+	int		 failed;	/* a database error: stop */
+};
+
+static void
+note(struct sender *sd, int prio, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	if (sd->o->note == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sd->o->note(sd->o->note_arg, prio, line);
+}
+
+static int
+grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	void *p;
+	size_t c = *cap ? *cap : 64;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if ((p = reallocarray(*v, c, size)) == NULL)
+		return -1;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+static void
+mark(struct sender *sd, enum step_mark what, long long id, time_t t, const char *why)
+{
+	struct marks *m = &sd->m[what];
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	char *r = strdup(why != NULL ? why : "");
+
+	if (r != NULL && m->n == m->cap) {
+		long long *ids = reallocarray(m->ids, cap, sizeof(*ids));
+		time_t *times = ids ? reallocarray(m->times, cap, sizeof(*times)) : NULL;
+		char **reasons = times ? reallocarray(m->reasons, cap, sizeof(*reasons)) : NULL;
+
+		if (ids != NULL)
+			m->ids = ids;
+		if (times != NULL)
+			m->times = times;
+		if (reasons != NULL) {
+			m->reasons = reasons;
+			m->cap = cap;
+		}
+	}
+	if (r == NULL || m->n == m->cap) {
+		free(r);
+		sd->failed = 1;
+		derr_set(sd->e, EX_OSERR, "out of memory");
+		return;
+	}
+	m->ids[m->n] = id;
+	m->times[m->n] = t;
+	m->reasons[m->n] = r;
+	m->n++;
+}
+
+/* ---- mailboxes ---- */
+
+static struct mbox *
+mbox_get(struct sender *sd, long long id)
+{
+	struct mbox **p = &sd->bucket[(unsigned long long)id % NBUCKET], *mb;
+
+	for (mb = *p; mb != NULL; mb = mb->next)
+		if (mb->id == id)
+			return mb;
+	if ((mb = calloc(1, sizeof(*mb))) == NULL)
+		return NULL;
+	mb->id = id;
+	mb->next = *p;
+	*p = mb;
+	return mb;
+}
+
+static void
+mbox_ready(struct sender *sd, struct mbox *mb)
+{
+	if (mb->ready || mb->head == NULL)
+		return;
+	mb->ready = 1;
+	mb->rnext = NULL;
+	if (sd->ready_tail != NULL)
+		sd->ready_tail->rnext = mb;
+	else
+		sd->ready_head = mb;
+	sd->ready_tail = mb;
+}
+
+static void
+enqueue(struct sender *sd, struct job *j)
+{
+	struct mbox *mb = j->mb;
+
+	j->next = NULL;
+	if (mb->tail != NULL)
+		mb->tail->next = j;
+	else
+		mb->head = j;
+	mb->tail = j;
+	sd->queued++;
+	mbox_ready(sd, mb);
+}
+
+/* The mailbox's access token, fetched (and refreshed) once per run. */
+static const char *
+mbox_token(struct sender *sd, struct mbox *mb, int refresh)
+{
+	char tok[GRAPH_TOKEN_MAX];
+	struct derr e;
+	int rc;
+
+	if (mb->token != NULL && !refresh)
+		return mb->token;
+	if (refresh)
+		rc = identity_refresh(&e, sd->db, sd->g, &sd->key, mb->id, mb->token,
+		    tok, sizeof(tok));
+	else
+		rc = identity_access_token(&e, sd->db, sd->g, &sd->key, mb->id,
+		    tok, sizeof(tok));
+	secret_free(mb->token);
+	mb->token = NULL;
+	if (rc == -1) {
+		note(sd, LOG_WARNING, "mailbox %lld: %s", mb->id, e.msg);
+		if (e.code == EX_NOPERM)
+			mb->down = 1;
+		return NULL;
+	}
+	mb->token = strdup(tok);
+	explicit_bzero(tok, sizeof(tok));
+	return mb->token;
+}
+
+/* ---- jobs ---- */
+
+static void
+job_done(struct sender *sd, struct job *j)
+{
+	struct batch *b = j->b;
+
+	free(j->subject);
+	free(j->body);
+	j->subject = j->body = NULL;
+	if (--b->live == 0) {
+		steps_free(b->steps, b->n);
+		free(b->jobs);
+		free(b);
+	}
+}
+
+static time_t
+retry_at(const struct graph_resp *r, int attempts)
+{
+	double wait = r != NULL && r->retry_after > 0 ? r->retry_after :
+	    graph_backoff(attempts + 1);
+
+	return clock_now() + (time_t)(wait + 0.999);
+}
+
+static void
+finish_mark(struct sender *sd, struct job *j, enum step_mark what, time_t t,
+    const char *why)
+{
+	mark(sd, what, j->s->id, t, why);
+	job_done(sd, j);
+}
+
+static void start(struct sender *, struct job *);
+static void mbox_down(struct sender *, struct mbox *, const char *);
+
+/* What every stage does with an answer that is not a success. */
+static void
+failure(struct sender *sd, struct job *j, const struct graph_resp *r)
+{
+	char why[GRAPH_CODE_MAX + GRAPH_DETAIL_MAX + 32];
+
+	snprintf(why, sizeof(why), "%s%s%s", r->code[0] ? r->code : graph_class_name(r->class),
+	    r->detail[0] ? ": " : "", r->detail);
+	/* Looking a message up never decides anything by failing. */
+	if ((j->stage == ST_LOOKUP || j->stage == ST_FIND) &&
+	    (r->class != GRAPH_AUTH || j->auth_retried)) {
+		if (r->class == GRAPH_PERM_MAILBOX)
+			mbox_down(sd, j->mb, why);
+		finish_mark(sd, j, MARK_UNKNOWN, 0, why);
+		return;
+	}
+	switch (r->class) {
+	case GRAPH_AUTH:
+		if (!j->auth_retried && mbox_token(sd, j->mb, 1) != NULL) {
+			j->auth_retried = 1;
+			start(sd, j);
+			return;
+		}
+		/* FALLTHROUGH */
+	case GRAPH_TRANSIENT:
+		note(sd, LOG_NOTICE, "step %lld: deferred: %s", j->s->id, why);
+		finish_mark(sd, j, MARK_DEFERRED, retry_at(r, j->s->attempts), why);
+		return;
+	case GRAPH_AMBIGUOUS:
+		note(sd, LOG_WARNING, "step %lld: outcome of send unknown, will reconcile: %s",
+		    j->s->id, why);
+		finish_mark(sd, j, MARK_UNKNOWN, 0, why);
+		return;
+	case GRAPH_PERM_MESSAGE:
+		if (strcmp(r->code, "ErrorInvalidRecipients") == 0) {
+			note(sd, LOG_NOTICE, "step %lld: %s bounced: %s", j->s->id,
+			    j->s->email, why);
+			finish_mark(sd, j, MARK_BOUNCED, 0, why);
+		} else {
+			note(sd, LOG_ERR, "step %lld: failed: %s", j->s->id, why);
+			finish_mark(sd, j, MARK_FAILED, 0, why);
+		}
+		return;
+	case GRAPH_PERM_MAILBOX:
+		mbox_down(sd, j->mb, why);
+		/* refused, so not sent: a claimed step went back with the
+		 * mailbox; one already 'sending' waits for the next claim */
+		if (j->reconcile)
+			finish_mark(sd, j, MARK_UNKNOWN, 0, why);
+		else if (j->stage == ST_SEND)
+			finish_mark(sd, j, MARK_DEFERRED, retry_at(r, j->s->attempts), why);
+		else
+			job_done(sd, j);
+		return;
+	case GRAPH_OK:
+		break;
+	}
+}
+
+static void
+queue_sending(struct sender *sd, struct job *j)
+{
+	if (grow((void **)&sd->sending, &sd->capsending, sd->nsending + 1,
+	    sizeof(*sd->sending)) == -1) {
+		sd->failed = 1;
+		derr_set(sd->e, EX_OSERR, "out of memory");
+		return;
+	}
+	sd->sending[sd->nsending++] = j;
+}
+
+static time_t
+sent_time(const struct graph_msg *m)
+{
+	time_t t;
+
+	return m->sent_at[0] && rfc3339_parse(m->sent_at, &t) == 0 ? t : clock_now();
+}
+
+static void
+answered(struct graph_resp *r, void *arg)
+{
+	struct job *j = arg;
+	struct sender *sd = j->sd;
+	struct graph_msg msg;
+	int found;
+
+	j->mb->inflight--;
+	sd->inflight--;
+	mbox_ready(sd, j->mb);
+	if (r->class != GRAPH_OK) {
+		/* a draft or message that is gone, when we look it up */
+		if (j->stage == ST_LOOKUP && r->status == 404) {
+			j->stage = ST_FIND;
+			enqueue(sd, j);
+			return;
+		}
+		failure(sd, j, r);
+		return;
+	}
+	switch (j->stage) {
+	case ST_DRAFT:
+	case ST_REPLY:
+		if (graph_msg_parse(r, &msg) != 1 || msg.id[0] == '\0') {
+			finish_mark(sd, j, MARK_FAILED, 0, "draft: answer without an id");
+			return;
+		}
+		free(j->s->draft_id);
+		free(j->s->internet_message_id);
+		free(j->s->conversation_id);
+		j->s->draft_id = strdup(msg.id);
+		j->s->internet_message_id = strdup(msg.internet_message_id);
+		j->s->conversation_id = strdup(msg.conversation_id);
+		if (j->stage == ST_REPLY) {
+			j->stage = ST_PATCH;
+			enqueue(sd, j);
+		} else
+			queue_sending(sd, j);
+		return;
+	case ST_PATCH:
+		queue_sending(sd, j);
+		return;
+	case ST_SEND:
+		if (j->reconcile)
+			sd->st->reconciled++;
+		finish_mark(sd, j, MARK_SENT, clock_now(), NULL);
+		return;
+	case ST_LOOKUP:
+		if (graph_msg_parse(r, &msg) == 1 && msg.is_draft == 0) {
+			sd->st->reconciled++;
+			note(sd, LOG_NOTICE, "step %lld: reconciled: it was sent", j->s->id);
+			finish_mark(sd, j, MARK_SENT, sent_time(&msg), NULL);
+		} else {
+			/* still a draft: it was never sent; send it now */
+			j->stage = ST_SEND;
+			enqueue(sd, j);
+		}
+		return;
+	case ST_FIND:
+		found = graph_msg_parse(r, &msg);
+		if (found == 1) {
+			sd->st->reconciled++;
+			note(sd, LOG_NOTICE, "step %lld: reconciled: found in Sent Items", j->s->id);
+			finish_mark(sd, j, MARK_SENT, sent_time(&msg), NULL);
+		} else if (clock_now() - j->s->draft_created >= sd->o->grace) {
+			note(sd, LOG_ERR, "step %lld: outcome unknown after %d s: needs review",
+			    j->s->id, sd->o->grace);
+			finish_mark(sd, j, MARK_REVIEW, 0, "draft gone and not in Sent Items");
+		} else
+			finish_mark(sd, j, MARK_UNKNOWN, 0, "not in Sent Items yet");
+		return;
+	}
+}
+
+/* The mailbox refused us for good: give its claimed steps back, once. */
+static void
+mbox_down(struct sender *sd, struct mbox *mb, const char *why)
+{
+	if (mb->released)
+		return;
+	mb->down = mb->released = 1;
+	note(sd, LOG_ERR, "mailbox %lld: must be connected again: %s", mb->id, why);
+	if (steps_mailbox_down(sd->e, sd->db, sd->worker, clock_now(), mb->id, why) == -1)
+		sd->failed = 1;
+}
+
+static void
+start(struct sender *sd, struct job *j)
+{
+	const char *tok = NULL;
+	char stepid[32];
+	struct graph_mail mail = { 0 };
+	struct derr e;
+	int rc = 0;
+
+	if (!j->mb->down && (tok = mbox_token(sd, j->mb, 0)) == NULL && j->mb->down)
+		mbox_down(sd, j->mb, "no usable token");
+	if (j->mb->down) {
+		/* claimed steps went back with mailbox_down; a 'sending' one
+		 * stays so, for a later run to reconcile */
+		if (j->stage == ST_SEND || j->reconcile)
+			finish_mark(sd, j, MARK_UNKNOWN, 0, "mailbox must be connected again");
+		else
+			job_done(sd, j);
+		return;
+	}
+	if (tok == NULL) {
+		finish_mark(sd, j, j->stage == ST_SEND || j->reconcile ? MARK_UNKNOWN :
+		    MARK_DEFERRED, retry_at(NULL, j->s->attempts), "no access token");
+		return;
+	}
+	snprintf(stepid, sizeof(stepid), "%lld", j->s->id);
+	mail.subject = j->subject;
+	mail.body = j->body;
+	mail.html = j->html;
+	mail.to = j->s->email;
+	mail.step = stepid;
+	switch (j->stage) {
+	case ST_DRAFT:
+		rc = graph_create_draft(sd->g, &e, tok, &mail, answered, j);
+		break;
+	case ST_REPLY:
+		mail.subject = mail.body = NULL;
+		rc = graph_create_reply(sd->g, &e, tok, j->s->reply_to, &mail, answered, j);
+		break;
+	case ST_PATCH:
+		mail.to = NULL;
+		mail.step = NULL;
+		rc = graph_patch_message(sd->g, &e, tok, j->s->draft_id, &mail, answered, j);
+		break;
+	case ST_SEND:
+		rc = graph_send(sd->g, &e, tok, j->s->draft_id, answered, j);
+		break;
+	case ST_LOOKUP:
+		rc = graph_get_message(sd->g, &e, tok, j->s->draft_id,
+		    "id,isDraft,sentDateTime,internetMessageId", answered, j);
+		break;
+	case ST_FIND:
+		rc = graph_find_sent(sd->g, &e, tok, j->s->internet_message_id, answered, j);
+		break;
+	}
+	if (rc == -1) {
+		note(sd, LOG_ERR, "step %lld: %s", j->s->id, e.msg);
+		finish_mark(sd, j, j->stage == ST_SEND || j->reconcile ? MARK_UNKNOWN :
+		    MARK_FAILED, 0, e.msg);
+		return;
+	}
+	j->mb->inflight++;
+	sd->inflight++;
+}
+
+/* Start queued work, round robin over mailboxes, within both limits. */
+static void
+pump(struct sender *sd)
+{
+	struct mbox *mb;
+	struct job *j;
+	size_t rounds = 0;
+
+	while (sd->inflight < (size_t)sd->o->concurrency && (mb = sd->ready_head) != NULL) {
+		sd->ready_head = mb->rnext;
+		if (sd->ready_head == NULL)
+			sd->ready_tail = NULL;
+		mb->ready = 0;
+		if (mb->inflight >= sd->o->per_mailbox || mb->head == NULL) {
+			if (++rounds > 100000)
+				break;
+			continue;	/* re-queued when an answer comes */
+		}
+		j = mb->head;
+		mb->head = j->next;
+		if (mb->head == NULL)
+			mb->tail = NULL;
+		sd->queued--;
+		start(sd, j);
+		mbox_ready(sd, mb);
+	}
+}
+
+/* ---- preparing a claimed batch ---- */
+
+/*
+ * A step's subject and body for its prospect. The HTML body goes when
+ * there is one (Graph carries one body per message), else the text.
+ */
+static int
+render_step(struct derr *e, const struct step *s, char **subject, char **body,
+    int *html)
+{
+	struct tmpl_vars v = {
+		.email = s->email, .first_name = s->first_name, .last_name = s->last_name,
+		.company = s->company, .title = s->title, .sender_name = s->sender_name,
+		.sender_email = s->sender_email, .fields = s->fields,
+	};
+
+	*html = s->body_html != NULL;
+	*body = NULL;
+	if ((*subject = tmpl_render(e, s->subject, TMPL_SUBJECT, tmpl_vars_lookup, &v)) == NULL)
+		return -1;
+	if ((*body = tmpl_render(e, *html ? s->body_html : s->body_text,
+	    *html ? TMPL_HTML : TMPL_TEXT, tmpl_vars_lookup, &v)) == NULL) {
+		free(*subject);
+		*subject = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+render(struct sender *sd, struct job *j)
+{
+	struct derr e;
+
+	if (render_step(&e, j->s, &j->subject, &j->body, &j->html) == -1) {
+		note(sd, LOG_ERR, "step %lld: not sent: %s", j->s->id, e.msg);
+		finish_mark(sd, j, MARK_FAILED, 0, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Which of these addresses their customers have suppressed: one query. */
+static int
+suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit)
+{
+	const char **cust = reallocarray(NULL, n ? n : 1, sizeof(*cust));
+	const char **addr = reallocarray(NULL, n ? n : 1, sizeof(*addr));
+	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
+	const char *p[3] = { NULL };
+	PGresult *r = NULL;
+	size_t i;
+	int row, rc = -1;
+
+	memset(hit, 0, n);
+	if (cust == NULL || addr == NULL || ids == NULL) {
+		derr_set(e, EX_OSERR, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		cust[i] = v[i].customer_id;
+		addr[i] = v[i].email;
+		ids[i] = v[i].id;
+	}
+	p[0] = pgarray_ids(ids, n);
+	p[1] = pgarray_text(cust, n);
+	p[2] = pgarray_text(addr, n);
+	if (p[0] && p[1] && p[2])
+		r = db_exec(e, db,
+		    "SELECT x.id FROM unnest($1::bigint[], $2::text[], $3::text[])"
+		    " AS x(id, customer, address)"
+		    " WHERE drip.suppressed_by(x.customer, x.address) IS NOT NULL", 3, p);
+	else
+		derr_set(e, EX_OSERR, "out of memory");
+	if (r == NULL)
+		goto out;
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (v[i].id == strtoll(PQgetvalue(r, row, 0), NULL, 10))
+				hit[i] = 1;
+	PQclear(r);
+	rc = 0;
+out:
+	free((void *)p[0]); free((void *)p[1]); free((void *)p[2]);
+	free(cust); free(addr); free(ids);
+	return rc;
+}
+
+static int
+take(struct sender *sd, struct step *steps, size_t n, int reconcile)
+{
+	struct batch *b;
+	char *hit = NULL;
+	size_t i;
+
+	if (n == 0) {
+		free(steps);
+		return 0;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL ||
+	    (hit = calloc(n, 1)) == NULL) {
+		if (b != NULL)
+			free(b->jobs);
+		free(b);
+		steps_free(steps, n);
+		return derr_set(sd->e, EX_OSERR, "out of memory");
+	}
+	b->steps = steps;
+	b->n = b->live = n;
+	if (!reconcile && suppressed(sd->e, sd->db, steps, n, hit) == -1) {
+		free(hit);
+		return -1;	/* the claims expire and return to the queue */
+	}
+	for (i = 0; i < n; i++) {
+		struct job *j = &b->jobs[i];
+
+		j->s = &steps[i];
+		j->b = b;
+		j->sd = sd;
+		j->reconcile = reconcile;
+		if ((j->mb = mbox_get(sd, j->s->identity_id)) == NULL) {
+			free(hit);
+			return derr_set(sd->e, EX_OSERR, "out of memory");
+		}
+		if (hit[i]) {
+			note(sd, LOG_NOTICE, "step %lld: %s is suppressed: not sent",
+			    j->s->id, j->s->email);
+			finish_mark(sd, j, MARK_SUPPRESSED, 0, "address suppressed for the customer");
+			continue;
+		}
+		if (reconcile) {
+			j->stage = ST_LOOKUP;
+			enqueue(sd, j);
+			continue;
+		}
+		if (render(sd, j) == -1)
+			continue;
+		if (j->s->draft_id != NULL)	/* a draft from an earlier try */
+			queue_sending(sd, j);
+		else {
+			j->stage = j->s->reply && j->s->reply_to != NULL ? ST_REPLY : ST_DRAFT;
+			enqueue(sd, j);
+		}
+	}
+	free(hit);
+	return 0;
+}
+
+/* ---- committing ---- */
+
+static int
+flush_sending(struct sender *sd)
+{
+	char *outcome;
+	struct step **v;
+	size_t i, n = sd->nsending;
+	time_t now = clock_now();
+
+	if (n == 0)
+		return 0;
+	outcome = malloc(n);
+	v = reallocarray(NULL, n, sizeof(*v));
+	if (outcome == NULL || v == NULL) {
+		free(outcome);
+		free(v);
+		return derr_set(sd->e, EX_OSERR, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		v[i] = sd->sending[i]->s;
+	if (steps_mark_sending(sd->e, sd->db, sd->worker, now, v, n, outcome) == -1) {
+		free(outcome);
+		free(v);
+		return -1;
+	}
+	sd->nsending = 0;
+	for (i = 0; i < n; i++) {
+		struct job *j = sd->sending[i];
+
+		switch (outcome[i]) {
+		case 's':
+			j->stage = ST_SEND;
+			enqueue(sd, j);
+			break;
+		case 'k':
+			note(sd, LOG_NOTICE, "step %lld: skipped: prospect no longer active",
+			    j->s->id);
+			sd->st->skipped++;
+			job_done(sd, j);
+			break;
+		default:	/* released (paused) or no longer ours */
+			job_done(sd, j);
+			break;
+		}
+	}
+	free(outcome);
+	free(v);
+	return 0;
+}
+
+static int
+flush_marks(struct sender *sd)
+{
+	enum step_mark w;
+	size_t i, done;
+	time_t now = clock_now();
+
+	for (w = 0; w <= MARK_RELEASED; w++) {
+		struct marks *m = &sd->m[w];
+
+		if (m->n == 0)
+			continue;
+		if (steps_mark(sd->e, sd->db, w, sd->worker, now, m->ids, m->times,
+		    (const char *const *)m->reasons, m->n, &done) == -1)
+			return -1;
+		switch (w) {
+		case MARK_SENT:		sd->st->sent += (long)done; break;
+		case MARK_DEFERRED:	sd->st->deferred += (long)done; break;
+		case MARK_FAILED:	sd->st->failed += (long)done; break;
+		case MARK_SUPPRESSED:	sd->st->suppressed += (long)done; break;
+		case MARK_BOUNCED:	sd->st->bounced += (long)done; break;
+		case MARK_REVIEW:	sd->st->review += (long)done; break;
+		case MARK_UNKNOWN:
+		case MARK_RELEASED:	break;
+		}
+		for (i = 0; i < m->n; i++)
+			free(m->reasons[i]);
+		m->n = 0;
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+static void
+worker_name(char *buf, size_t len)
+{
+	char host[64];
+	unsigned int r;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	r = arc4random();
+	snprintf(buf, len, "%s/%ld/%08x", host, (long)getpid(), r);
+}
+
+static int
+claim_more(struct sender *sd, int reconcile, size_t room)
+{
+	struct step *steps;
+	size_t n;
+	int batch = room < (size_t)sd->o->batch ? (int)room : sd->o->batch;
+
+	if (batch <= 0)
+		return 1;
+	if ((reconcile ? steps_claim_reconcile : steps_claim)(sd->e, sd->db, sd->worker,
+	    clock_now(), batch, sd->o->lease, &steps, &n) == -1)
+		return -1;
+	if (!reconcile)
+		sd->st->claimed += (long)n;
+	if (take(sd, steps, n, reconcile) == -1)
+		return -1;
+	return n > 0;
+}
+
+static void
+release_queued(struct sender *sd)
+{
+	struct mbox *mb;
+	struct job *j;
+	size_t i;
+
+	for (i = 0; i < NBUCKET; i++)
+		for (mb = sd->bucket[i]; mb != NULL; mb = mb->next)
+			while ((j = mb->head) != NULL) {
+				mb->head = j->next;
+				sd->queued--;
+				/* reconcile jobs stay 'sending'; others go back */
+				finish_mark(sd, j, j->reconcile || j->stage == ST_SEND ?
+				    MARK_UNKNOWN : MARK_RELEASED, 0, "run over");
+			}
+	for (i = 0; i < sd->nsending; i++)
+		finish_mark(sd, sd->sending[i], MARK_RELEASED, 0, "run over");
+	sd->nsending = 0;
+}
+
+static void
+sender_free(struct sender *sd)
+{
+	struct mbox *mb, *next;
+	size_t i;
+
+	for (i = 0; i < NBUCKET; i++)
+		for (mb = sd->bucket[i]; mb != NULL; mb = next) {
+			next = mb->next;
+			secret_free(mb->token);
+			free(mb);
+		}
+	for (i = 0; i <= MARK_RELEASED; i++) {
+		free(sd->m[i].ids);
+		free(sd->m[i].times);
+		free(sd->m[i].reasons);
+	}
+	free(sd->sending);
+	crypt_key_wipe(&sd->key);
+	graph_free(sd->g);
+	PQfinish(sd->db);
+}
+
+int
+send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
+{
+	struct sender sd = { .o = o, .st = st, .e = e };
+	time_t start_t = time(NULL), deadline = start_t + o->max_seconds;
+	struct graph_opts go = { .max_attempts = 3, .max_retry_wait = 5,
+	    .max_host_connections = o->concurrency };
+	int more = 1, reconcile = 1, rc = -1, r;
+
+	memset(st, 0, sizeof(*st));
+	if (o->worker != NULL)
+		strlcpy(sd.worker, o->worker, sizeof(sd.worker));
+	else
+		worker_name(sd.worker, sizeof(sd.worker));
+	if ((sd.db = db_open(e, o->conninfo)) == NULL)
+		return -1;
+	if (crypt_key_load(e, o->key_file, &sd.key) == -1 ||
+	    (sd.g = graph_new(e, &go)) == NULL)
+		goto out;
+	while (!sd.failed) {
+		int time_left = time(NULL) < deadline;
+
+		if (time_left && (more || reconcile)) {
+			size_t busy = sd.inflight + sd.queued + sd.nsending;
+			size_t room = busy < (size_t)o->concurrency * 2 ?
+			    (size_t)o->concurrency * 2 - busy : 0;
+
+			if (room > 0) {
+				if ((r = claim_more(&sd, reconcile, room)) == -1)
+					goto out;
+				if (reconcile && r == 0)
+					reconcile = 0;
+				else if (!reconcile)
+					more = r;
+			}
+		}
+		if (!time_left)
+			release_queued(&sd);
+		if (flush_sending(&sd) == -1 || flush_marks(&sd) == -1)
+			goto out;
+		pump(&sd);
+		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
+		    (!time_left || (!more && !reconcile)))
+			break;
+		if (sd.inflight > 0)
+			graph_run(sd.g, 50);
+	}
+	if (flush_sending(&sd) == 0 && flush_marks(&sd) == 0 && !sd.failed)
+		rc = 0;
+out:
+	st->seconds = difftime(time(NULL), start_t);
+	sender_free(&sd);
+	return rc;
+}
+
+/* --dry-run: what a run would claim now, rendered; nothing is written. */
+static json_object *
+dry_json(const struct step *s, int supp)
+{
+	json_object *o = json_object_new_object();
+	char *subject, *body;
+	struct derr e;
+	int html;
+
+	json_object_object_add(o, "step_id", json_object_new_int64(s->id));
+	json_object_object_add(o, "campaign_id", json_object_new_int64(s->campaign_id));
+	json_object_object_add(o, "prospect_id", json_object_new_int64(s->prospect_id));
+	json_object_object_add(o, "identity_id", json_object_new_int64(s->identity_id));
+	json_object_object_add(o, "step", json_object_new_int(s->step));
+	json_object_object_add(o, "from", json_object_new_string(s->sender_email));
+	json_object_object_add(o, "to", json_object_new_string(s->email));
+	json_object_object_add(o, "thread", json_object_new_string(
+	    s->reply && s->reply_to != NULL ? "reply" : "new"));
+	json_object_object_add(o, "suppressed", json_object_new_boolean(supp));
+	if (render_step(&e, s, &subject, &body, &html) == -1) {
+		json_object_object_add(o, "error", json_object_new_string(e.msg));
+		return o;
+	}
+	json_object_object_add(o, "subject", json_object_new_string(subject));
+	json_object_object_add(o, "body_type", json_object_new_string(html ? "html" : "text"));
+	json_object_object_add(o, "body", json_object_new_string(body));
+	free(subject);
+	free(body);
+	return o;
+}
+
+int
+send_due_dry_run(struct derr *e, const struct send_opts *o,
+    int (*emit)(void *, json_object *), void *arg)
+{
+	struct step *steps = NULL;
+	PGconn *db;
+	char *hit = NULL;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if ((db = db_open(e, o->conninfo)) == NULL)
+		return -1;
+	if (steps_peek(e, db, clock_now(), o->batch, &steps, &n) == -1)
+		goto out;
+	if ((hit = calloc(n ? n : 1, 1)) == NULL) {
+		derr_set(e, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if (suppressed(e, db, steps, n, hit) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		json_object *j = dry_json(&steps[i], hit[i]);
+
+		rc = emit(arg, j);
+		json_object_put(j);
+		if (rc != 0)
+			break;
+	}
+	rc = 0;
+out:
+	free(hit);
+	steps_free(steps, n);
+	PQfinish(db);
+	return rc;
+}
