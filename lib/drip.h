@@ -630,5 +630,31 @@ char	*html_text(const char *html);	/* the text of HTML; caller frees */
 int	classify_words_load(struct derr *, const char *path, char ***words, size_t *n);
 void	classify_words_free(char **, size_t);
 
+/* inbox.c: inbox-sync's engine (mailbox claims, Inbox delta, recording) */
+struct inbox_opts {
+	const char	*conninfo;
+	const char	*worker;	/* NULL: host/pid/random */
+	const char	*key_file;	/* NULL: DRIP_KEY_FILE, $CREDENTIALS_DIRECTORY */
+	long long	 identity;	/* 0: every connected mailbox */
+	const char	*customer;	/* NULL: every customer */
+	int		 max_seconds;	/* start no page after */
+	int		 lease;		/* seconds a mailbox claim lasts, renewed per page */
+	int		 stop_on_auto_reply;
+	const char *const *optout;	/* opt-out words; NULL: the default ones */
+	size_t		 noptout;
+	/* lines of note for standard error; the library does not print */
+	void		(*note)(void *arg, int prio, const char *line);
+	void		*note_arg;
+};
+struct inbox_stats {
+	long	identities, messages, replied, auto_replies, bounced, delayed;
+	long	unsubscribed, unmatched, duplicates, resyncs, errors;
+	int	code;		/* 0, or the exit status a mailbox's trouble calls for */
+	double	seconds;
+};
+/* -1: the run stopped (database, key, --identity); a mailbox's own trouble
+ * is counted in errors and code, and the others are still read. */
+int	inbox_sync(struct derr *, const struct inbox_opts *, struct inbox_stats *);
+
 #include "banned.h"
 #endif
