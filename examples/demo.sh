@@ -62,7 +62,7 @@ say "and no DRIP_GRAPH_URL / DRIP_LOGIN_URL (see README: Going to production)"
 
 step "3/10 outlook-auth: connect sales@acme.example (device code)"
 outlook-auth --customer acme 2>/dev/null | jq -c '{id, email, status}'
-echo '{"rate_per_minute": 600, "daily_cap": 1000}' | outlook-auth -q --update 1
+echo '{"rate_per_minute": 600, "daily_cap": 1000}' | outlook-auth --update 1 >/dev/null
 say "rate lifted to 600/min and 1000/day for the demo (defaults: 30 and 50)"
 
 step "4/10 suppress: the customer never mails a competitor's domain"
