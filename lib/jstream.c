@@ -174,6 +174,35 @@ skip_space(struct jstream *js, struct derr *e)
 }
 
 /*
+ * A value json-c parsed, unless its text repeats a key in one object (json-c
+ * would keep the last one silently) or has a key with a NUL in it (json-c
+ * would cut it there). Then the value is dropped and reading may go on
+ * (-1); -2 when memory ran out.
+ */
+static int
+keys_ok(struct jstream *js, json_object *v, struct derr *e)
+{
+	char key[80];
+	const char *why;
+	long line;
+	int rc;
+
+	if (!json_object_is_type(v, json_type_object) &&
+	    !json_object_is_type(v, json_type_array))
+		return 1;
+	rc = json_key_problem(js->raw, js->rawlen, &line, key, sizeof(key), &why);
+	if (rc == 0)
+		return 1;
+	json_object_put(v);
+	if (rc == -1) {
+		js->dead = 1;
+		return derr_set(e, EX_OSERR, "out of memory"), -2;
+	}
+	return derr_set(e, EX_DATAERR, "line %ld: %s \"%s\"", js->vline + line - 1,
+	    why, key);
+}
+
+/*
  * 1: a value; 0: end of input; -1: a bad value, skipped to the end of its
  * line (a caller that keeps going may call again); -2: cannot go on.
  */
@@ -183,6 +212,7 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 	enum json_tokener_error jerr;
 	json_object *v;
 	size_t n, used;
+	int rc;
 
 	*out = NULL;
 	if (js->dead)
@@ -207,8 +237,9 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 		count_lines(js, js->buf + js->pos, used);
 		js->pos += used;
 		if (v != NULL) {
-			*out = v;
-			return 1;
+			if ((rc = keys_ok(js, v, e)) == 1)
+				*out = v;
+			return rc;
 		}
 		if (jerr != json_tokener_continue) {
 			derr_set(e, EX_DATAERR, "line %ld: invalid JSON: %s", js->line,
