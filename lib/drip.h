@@ -552,12 +552,12 @@ int	send_due(struct derr *, const struct send_opts *, struct send_stats *);
 int	send_due_dry_run(struct derr *, const struct send_opts *,
 	    int (*emit)(void *, json_object *), void *);
 
-/* jdupkey.c: keys json-c would quietly merge: repeated, or cut at a NUL */
-/* 1: the first in the text: *line (from 1), *why ("duplicate key", "NUL
- * character in key") and the key as written, cut to keysz; 0: none; -1:
- * out of memory */
-int	json_key_problem(const char *text, size_t len, long *line, char *key,
-	    size_t keysz, const char **why);
+/* jstrict.c: what json-c takes and drip refuses: a key given twice in one
+ * object, a key with a NUL in it, a raw control character in a string */
+/* 1: the first in the text: *line (from 1) and msg ("duplicate key \"x\"");
+ * 0: none; -1: out of memory */
+int	json_strict_check(const char *text, size_t len, long *line, char *msg,
+	    size_t msgsz);
 
 #include "banned.h"
 #endif

@@ -174,23 +174,24 @@ skip_space(struct jstream *js, struct derr *e)
 }
 
 /*
- * A value json-c parsed, unless its text repeats a key in one object (json-c
- * would keep the last one silently) or has a key with a NUL in it (json-c
- * would cut it there). Then the value is dropped and reading may go on
+ * A value json-c parsed, unless its text has what json-c takes and strict
+ * JSON or drip does not: a key twice in one object (json-c keeps the last
+ * silently), a key with a NUL in it (json-c cuts it there), a raw control
+ * character in a string. Then the value is dropped and reading may go on
  * (-1); -2 when memory ran out.
  */
 static int
-keys_ok(struct jstream *js, json_object *v, struct derr *e)
+strict_ok(struct jstream *js, json_object *v, struct derr *e)
 {
-	char key[80];
-	const char *why;
+	char msg[160];
 	long line;
 	int rc;
 
 	if (!json_object_is_type(v, json_type_object) &&
-	    !json_object_is_type(v, json_type_array))
+	    !json_object_is_type(v, json_type_array) &&
+	    !json_object_is_type(v, json_type_string))
 		return 1;
-	rc = json_key_problem(js->raw, js->rawlen, &line, key, sizeof(key), &why);
+	rc = json_strict_check(js->raw, js->rawlen, &line, msg, sizeof(msg));
 	if (rc == 0)
 		return 1;
 	json_object_put(v);
@@ -198,8 +199,7 @@ keys_ok(struct jstream *js, json_object *v, struct derr *e)
 		js->dead = 1;
 		return derr_set(e, EX_OSERR, "out of memory"), -2;
 	}
-	return derr_set(e, EX_DATAERR, "line %ld: %s \"%s\"", js->vline + line - 1,
-	    why, key);
+	return derr_set(e, EX_DATAERR, "line %ld: %s", js->vline + line - 1, msg);
 }
 
 /*
@@ -237,7 +237,7 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 		count_lines(js, js->buf + js->pos, used);
 		js->pos += used;
 		if (v != NULL) {
-			if ((rc = keys_ok(js, v, e)) == 1)
+			if ((rc = strict_ok(js, v, e)) == 1)
 				*out = v;
 			return rc;
 		}

@@ -1,26 +1,25 @@
-/* test-jdupkey: keys json-c would merge are found, and only those */
+/* test-jstrict: what json-c takes and drip refuses is found, and only that */
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "drip.h"
 #include "tap.h"
 
-/* "" when the text is clean, else "LINE: WHY \"KEY\"" */
+/* "" when the text is clean, else "LINE: MESSAGE" */
 static const char *
 problem(const char *text)
 {
 	static char out[256];
-	char key[32];
-	const char *why;
+	char msg[160];
 	long line;
 	int rc;
 
-	rc = json_key_problem(text, strlen(text), &line, key, sizeof(key), &why);
+	rc = json_strict_check(text, strlen(text), &line, msg, sizeof(msg));
 	if (rc == 0)
 		return "";
 	if (rc == -1)
 		return "oom";
-	snprintf(out, sizeof(out), "%ld: %s \"%s\"", line, why, key);
+	snprintf(out, sizeof(out), "%ld: %s", line, msg);
 	return out;
 }
 
@@ -52,7 +51,7 @@ main(void)
 	const char *msg;
 	int i, rc;
 
-	plan(22);
+	plan(26);
 	is_str(problem("{\"a\":1,\"b\":2}"), "", "distinct keys are fine");
 	is_str(problem("{\"a\":1,\"a\":2}"), "1: duplicate key \"a\"", "a repeated key");
 	is_str(problem("{\"a\":1,\"\\u0061\":2}"), "1: duplicate key \"\\u0061\"",
@@ -90,7 +89,15 @@ main(void)
 	big[p - big - 10] = '\0';
 	is_str(problem(big), "", "5,000 distinct keys");
 	snprintf(big, sizeof(big), "{\"%0100d\":1,\"%0100d\":2}", 7, 7);
-	ok(strlen(problem(big)) < 60, "a long key is cut in the message");
+	ok(strlen(problem(big)) < 100, "a long key is cut in the message (%zu)", strlen(problem(big)));
+
+	is_str(problem("{\"a\nb\":1}"), "1: unescaped control character U+000A in a string: "
+	    "escape it as \\u000a", "a raw newline in a key");
+	is_str(problem("[\"ok\",\n\"\x1b[31mred\"]"), "2: unescaped control character U+001B "
+	    "in a string: escape it as \\u001b", "a raw ESC in a value");
+	is_str(problem("{\"a\":\"x\\ty\\u001b\"}"), "", "escaped control characters are fine");
+	is_str(problem("{\"b\":\"\t\",\"b\":1}"), "1: unescaped control character U+0009 "
+	    "in a string: escape it as \\u0009", "the first problem in the text wins");
 
 	/* Not JSON at all: no crash, nothing invented. */
 	is_str(problem("}}]]{\"a\":1,\"a\""), "1: duplicate key \"a\"",

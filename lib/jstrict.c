@@ -1,13 +1,16 @@
 /*
- * jdupkey.c: keys json-c would quietly merge.
+ * jstrict.c: what json-c lets through that drip refuses.
  *
  * json-c keeps the last of two equal keys in an object and says nothing,
  * so {"status":"draft","status":"running"} would mean "running" and a
- * reviewer reading the first would be misled. It also keeps a key only up
- * to a "\u0000" in it, so "status\u0000x" would be read as "status". Both
- * are refused: this scans the text of a value that json-c has parsed,
- * compares the keys of each object as json-c decodes them (so "a" and
- * "\u0061" are one key), and names the first offending key in the text.
+ * reviewer reading the first would be misled. It keeps a key only up to a
+ * "\u0000" in it, so "status\u0000x" would be read as "status". And even
+ * in strict mode it takes control characters (a raw newline, ESC) inside
+ * strings, which RFC 8259 forbids and which would then travel into error
+ * messages and logs. All three are refused: this scans the text of a value
+ * that json-c has parsed, compares the keys of each object as json-c
+ * decodes them (so "a" and "\u0061" are one key), and names the first
+ * problem in the text.
  *
  * Memory is the keys of the objects open at once, not of the whole value:
  * an object's keys are checked when it closes and then forgotten. The
@@ -45,9 +48,11 @@ struct scan {
 	size_t		 depth, capstack;
 	int		 oom;
 	/* the first problem in the text so far */
-	const struct key *hit;
-	struct key	 best;
+	int		 found;
+	struct key	 best;		/* its key, or where it is */
 	const char	*why;
+	int		 show_key;
+	unsigned char	 ctl;		/* the control character */
 };
 
 static int
@@ -181,11 +186,22 @@ decode(struct scan *s, const char *p, const char *end, int *nul)
 static void
 note(struct scan *s, const struct key *k, const char *why)
 {
-	if (s->hit != NULL && s->best.pos <= k->pos)
+	if (s->found && s->best.pos <= k->pos)
 		return;
+	s->found = 1;
 	s->best = *k;
-	s->hit = &s->best;
 	s->why = why;
+	s->show_key = 1;
+}
+
+static void
+note_ctl(struct scan *s, size_t pos, long line, unsigned char c)
+{
+	struct key k = { .pos = pos, .line = line };
+
+	note(s, &k, "unescaped control character");
+	s->show_key = 0;
+	s->ctl = c;
 }
 
 static void
@@ -244,13 +260,18 @@ same_key(const struct key *x, const struct key *y)
 static void
 check_object(struct scan *s, size_t key0)
 {
-	struct key *k = s->keys + key0;
+	struct key *k;
+	const char *base;
 	size_t i, j, n = s->nkeys - key0;
 
 	if (n < 2)
 		return;
-	for (i = 0; i < n; i++)
-		k[i].p = (k[i].in_arena ? s->arena : s->text) + k[i].off;
+	k = s->keys + key0;
+	for (i = 0; i < n; i++) {
+		/* a key that decodes to nothing may leave the arena unmade */
+		base = k[i].in_arena ? s->arena : s->text;
+		k[i].p = base != NULL ? base + k[i].off : "";
+	}
 	if (n <= 8) {
 		for (i = 1; i < n; i++)
 			for (j = 0; j < i; j++)
@@ -296,11 +317,15 @@ pop(struct scan *s)
 
 /* Past the string whose opening quote is at i: the index of its close. */
 static size_t
-string_end(const char *t, size_t i, size_t len, long *line)
+string_end(struct scan *s, size_t i, long *line)
 {
-	for (i++; i < len && t[i] != '"'; i++) {
-		if (t[i] == '\\' && i + 1 < len)
+	const char *t = s->text;
+
+	for (i++; i < s->len && t[i] != '"'; i++) {
+		if (t[i] == '\\' && i + 1 < s->len)
 			i++;
+		if ((unsigned char)t[i] < 0x20)
+			note_ctl(s, i, *line, (unsigned char)t[i]);
 		if (t[i] == '\n')
 			(*line)++;
 	}
@@ -338,7 +363,7 @@ scan(struct scan *s)
 				top->want_key = 0;
 			break;
 		case '"':
-			end = string_end(t, i, s->len, &line);
+			end = string_end(s, i, &line);
 			if (end >= s->len)
 				return;		/* unterminated: not JSON */
 			if (top != NULL && top->want_key) {
@@ -371,10 +396,11 @@ show_key(const struct scan *s, char *out, size_t outsz)
 }
 
 int
-json_key_problem(const char *text, size_t len, long *line, char *key,
-    size_t keysz, const char **why)
+json_strict_check(const char *text, size_t len, long *line, char *msg,
+    size_t msgsz)
 {
 	struct scan s = { .text = text, .len = len };
+	char key[72];
 	int rc = 0;
 
 	scan(&s);
@@ -382,10 +408,14 @@ json_key_problem(const char *text, size_t len, long *line, char *key,
 		pop(&s);
 	if (s.oom)
 		rc = -1;
-	else if (s.hit != NULL) {
+	else if (s.found) {
 		*line = s.best.line;
-		*why = s.why;
-		show_key(&s, key, keysz);
+		if (s.show_key) {
+			show_key(&s, key, sizeof(key));
+			snprintf(msg, msgsz, "%s \"%s\"", s.why, key);
+		} else
+			snprintf(msg, msgsz, "%s U+%04X in a string: escape it as \\u%04x",
+			    s.why, s.ctl, s.ctl);
 		rc = 1;
 	}
 	free(s.keys);
