@@ -19,15 +19,38 @@ static const char *const kind_names[] = {
 	[JK_ARRAY] = "an array", [JK_STRMAP] = "an object of strings",
 };
 
+/*
+ * A key as it goes into a path: control characters (which a key may hold,
+ * escaped, in valid JSON) written as \uXXXX, so that a message naming it
+ * stays one line and cannot move a terminal's cursor.
+ */
+static const char *
+key_text(char *buf, size_t len, const char *name)
+{
+	size_t i, o = 0;
+
+	for (i = 0; name[i] != '\0' && o + 7 < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\u%04x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 const char *
 jpath(char *buf, size_t len, const char *parent, const char *name, long index)
 {
 	const char *dot = parent != NULL && *parent != '\0' ? "." : "";
+	char key[256];
 
 	if (parent == NULL)
 		parent = "";
 	if (name != NULL)
-		snprintf(buf, len, "%s%s%s", parent, dot, name);
+		snprintf(buf, len, "%s%s%s", parent, dot, key_text(key, sizeof(key), name));
 	else
 		snprintf(buf, len, "%s[%ld]", parent, index);
 	return buf;
