@@ -28,6 +28,8 @@ struct jstream {
 	char		*raw;
 	size_t		 rawlen, rawcap;
 	int		 dead;		/* an error we cannot resume after */
+	size_t		 cost;		/* memory the current value will take */
+	int		 in_str, esc;	/* where weigh() is in its text */
 };
 
 struct jstream *
@@ -98,6 +100,9 @@ keep_raw(struct jstream *js, const char *p, size_t n, struct derr *e)
 
 	if (js->rawlen + n > js->max) {
 		js->dead = 1;
+		if (js->max % (1024 * 1024) == 0)
+			return derr_set(e, EX_DATAERR, "line %ld: value larger than "
+			    "%zu MiB, the limit", js->vline, js->max / (1024 * 1024));
 		return derr_set(e, EX_DATAERR, "line %ld: value larger than %zu bytes",
 		    js->vline, js->max);
 	}
@@ -116,6 +121,50 @@ keep_raw(struct jstream *js, const char *p, size_t n, struct derr *e)
 	js->rawlen += n;
 	js->raw[js->rawlen] = '\0';
 	return 0;
+}
+
+/*
+ * What json-c holds for the text it consumed, roughly (measured with
+ * json-c 0.16): an object about 800 bytes (its hash table), an array 160,
+ * any other value about 100 whatever its text, plus the text itself.
+ * A value may cost JSTREAM_COST times max_object: the byte limit alone
+ * would let 16 MiB of "{}," take 4 GiB.
+ */
+#define JSTREAM_COST	16
+#define COST_OBJECT	800
+#define COST_ARRAY	160
+#define COST_VALUE	100
+
+static int
+weigh(struct jstream *js, const char *p, size_t n, struct derr *e)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (js->in_str) {
+			if (js->esc)
+				js->esc = 0;
+			else if (p[i] == '\\')
+				js->esc = 1;
+			else if (p[i] == '"')
+				js->in_str = 0;
+			continue;
+		}
+		switch (p[i]) {
+		case '"':	js->in_str = 1; break;
+		case '{':	js->cost += COST_OBJECT; break;
+		case '[':	js->cost += COST_ARRAY; break;
+		case ',':
+		case ':':	js->cost += COST_VALUE; break;
+		}
+	}
+	js->cost += n;
+	if (js->cost / JSTREAM_COST <= js->max)
+		return 0;
+	js->dead = 1;
+	return derr_set(e, EX_DATAERR, "line %ld: value has too many objects, "
+	    "arrays or elements: it would take more than %zu MiB of memory",
+	    js->vline, js->max / (1024 * 1024) * JSTREAM_COST);
 }
 
 static void
@@ -223,6 +272,8 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 		return 0;
 	js->vline = js->line;
 	js->rawlen = 0;
+	js->cost = 0;
+	js->in_str = js->esc = 0;
 	json_tokener_reset(js->tok);
 	for (;;) {
 		n = js->len - js->pos;
@@ -235,6 +286,10 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 			return -2;
 		}
 		count_lines(js, js->buf + js->pos, used);
+		if (weigh(js, js->buf + js->pos, used, e) == -1) {
+			json_object_put(v);
+			return -2;
+		}
 		js->pos += used;
 		if (v != NULL) {
 			if ((rc = strict_ok(js, v, e)) == 1)

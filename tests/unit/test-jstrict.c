@@ -25,23 +25,32 @@ problem(const char *text)
 
 /* The message jstream_next gives for text fed on standard input. */
 static const char *
-stream_error(const char *text, int *rc)
+stream_error_max(const char *text, size_t max, int *rc)
 {
 	static struct derr e;
 	struct jstream *js;
 	json_object *v = NULL;
-	int fd[2];
+	FILE *f;
+	int fd;
 
-	if (pipe(fd) == -1 || write(fd[1], text, strlen(text)) == -1)
-		return "pipe";
-	close(fd[1]);
-	js = jstream_open(fd[0], 0);
+	/* a file, not a pipe: the text may be larger than a pipe holds */
+	if ((f = tmpfile()) == NULL || fputs(text, f) == EOF || fflush(f) == EOF)
+		return "tmpfile";
+	fd = fileno(f);
+	lseek(fd, 0, SEEK_SET);
+	js = jstream_open(fd, max);
 	derr_clear(&e);
 	*rc = jstream_next(js, &v, &e);
 	json_object_put(v);
 	jstream_close(js);
-	close(fd[0]);
+	fclose(f);
 	return e.msg;
+}
+
+static const char *
+stream_error(const char *text, int *rc)
+{
+	return stream_error_max(text, 0, rc);
 }
 
 int
@@ -51,7 +60,7 @@ main(void)
 	const char *msg;
 	int i, rc;
 
-	plan(26);
+	plan(30);
 	is_str(problem("{\"a\":1,\"b\":2}"), "", "distinct keys are fine");
 	is_str(problem("{\"a\":1,\"a\":2}"), "1: duplicate key \"a\"", "a repeated key");
 	is_str(problem("{\"a\":1,\"\\u0061\":2}"), "1: duplicate key \"\\u0061\"",
@@ -110,5 +119,27 @@ main(void)
 	ok(rc == -1, "and reading may go on (rc %d)", rc);
 	msg = stream_error("\n\n{\"a\":[1,2,3]}\n", &rc);
 	ok(rc == 1 && *msg == '\0', "a clean value comes through (rc %d)", rc);
+
+	/* 1 MiB of text may cost 16 MiB: 20,000 empty objects would not fit. */
+	p = big;
+	*p++ = '[';
+	for (i = 0; i < 30000; i++) {
+		memcpy(p, "{},", 3);
+		p += 3;
+	}
+	memcpy(p - 1, "]", 2);
+	msg = stream_error_max(big, 1024 * 1024, &rc);
+	is_str(msg, "line 1: value has too many objects, arrays or elements: "
+	    "it would take more than 16 MiB of memory", "many empty objects cost memory");
+	ok(rc == -2, "and reading stops there (rc %d)", rc);
+	p = big;
+	p += snprintf(p, 100, "[\"");
+	for (i = 0; i < 600; i++)
+		*p++ = '{';
+	snprintf(p, 100, "\\\"[[\",1]");
+	msg = stream_error_max(big, 1024, &rc);
+	ok(rc == 1 && *msg == '\0', "braces inside strings cost nothing (rc %d: %s)", rc, msg);
+	msg = stream_error_max("[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]", 1024, &rc);
+	ok(rc == -2, "a small limit is reached with few objects (rc %d)", rc);
 	return done();
 }
