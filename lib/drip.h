@@ -125,6 +125,8 @@ struct jstream;
 struct jstream *jstream_open(int fd, size_t max_object);
 /* 1: *out is the next value (caller puts it); 0: end of input; -1: error */
 int	jstream_next(struct jstream *, json_object **out, struct derr *);
+/* Called first: 1 if the input is one array, whose elements are then the values */
+int	jstream_array(struct jstream *, struct derr *);
 long	jstream_line(const struct jstream *);	/* line the last value began on */
 const char *jstream_raw(const struct jstream *, size_t *len);	/* its text */
 void	jstream_close(struct jstream *);
@@ -551,6 +553,165 @@ struct send_stats {
 int	send_due(struct derr *, const struct send_opts *, struct send_stats *);
 int	send_due_dry_run(struct derr *, const struct send_opts *,
 	    int (*emit)(void *, json_object *), void *);
+/* csv.c: RFC 4180 records from a file, streamed, with bounded memory */
+#define CSV_RECORD_MAX	(1024 * 1024)	/* bytes of one record as written */
+struct csv;
+struct csv *csv_open(int fd, size_t max_record);	/* 0: CSV_RECORD_MAX */
+/* 1: a record; 0: end of input; -1: a bad record, skipped; -2: cannot go on */
+int	csv_next(struct csv *, struct derr *);
+size_t	csv_nfields(const struct csv *);
+const char *csv_field(const struct csv *, size_t i, size_t *len);	/* NUL-terminated */
+long	csv_line(const struct csv *);		/* line the record began on */
+const char *csv_raw(const struct csv *, size_t *len);	/* its text; NULL if too long */
+void	csv_close(struct csv *);
+
+/* copy.c: rows into PostgreSQL with COPY FROM STDIN (text format) */
+struct copyw;
+struct copyw *copyw_start(struct derr *, PGconn *, const char *copy_sql);
+int	copyw_text(struct derr *, struct copyw *, const char *, size_t len);
+int	copyw_str(struct derr *, struct copyw *, const char *);	/* NULL: \N */
+int	copyw_null(struct derr *, struct copyw *);
+int	copyw_int(struct derr *, struct copyw *, long long);
+int	copyw_row(struct derr *, struct copyw *);	/* end of a row */
+int	copyw_raw(struct derr *, struct copyw *, const char *, size_t len);	/* whole rows */
+int	copyw_end(struct derr *, struct copyw *, long long *rows);	/* frees */
+void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
+
+/* suppress.c: a customer's suppression list (addresses and domains) */
+/* An address (lower-cased) or a domain ("example.com", "@example.com"). */
+int	suppress_value(const char *in, char out[EMAIL_MAX + 1], const char **kind,
+	    const char **why);
+/* drip.suppression_keys(addr) as an array literal; -1 if it does not fit */
+#define SUPPRESS_KEYS_MAX	32768
+int	suppress_keys(const char *addr, char *out, size_t len);
+/* 1 and *entry_id when addr (or "@domain") is suppressed for customer, 0 if not */
+int	suppress_lookup(struct derr *, PGconn *, const char *customer,
+	    const char *addr, long long *entry_id);
+/* 1 added, 0 already there (kept as it was); reason/source NULL: defaults */
+int	suppress_add(struct derr *, PGconn *, const char *customer, const char *value,
+	    const char *reason, const char *source, long long *entry_id);
+int	suppress_remove(struct derr *, PGconn *, const char *customer,
+	    const char *value, long long *entry_id);	/* 1 removed, 0 none */
+
+/* import.c: prospect-import's transaction: COPY to a staging table, then set-wise */
+struct import_counts {
+	long long	inserted, updated, duplicates, suppressed, scheduled;
+};
+struct importer;
+/* BEGIN, lock the campaign, start the COPY; rolls back itself on failure */
+struct importer *import_begin(struct derr *, PGconn *, long long campaign_id,
+	    int update);
+const char *import_customer(const struct importer *);
+int	import_add(struct derr *, struct importer *, long line, const struct prospect *);
+void	import_cancel(struct importer *);	/* invalid input: stop sending rows */
+/* End the COPY and write; the caller then commits (or rolls back). */
+int	import_finish(struct derr *, struct importer *, time_t now,
+	    struct import_counts *);
+void	import_free(struct importer *);
+
+/* events.c: email_event rows as events prints them, and their notifications */
+extern const char *const event_types[];	/* NULL-terminated */
+int	event_type_valid(const char *);
+struct events_filter {
+	const char	*customer;		/* NULL: every customer */
+	long long	 campaign;		/* 0: every campaign */
+	const char *const *types;		/* ntypes 0: every type */
+	size_t		 ntypes;
+	int		 has_since;
+	time_t		 since;			/* created at or after */
+	const long long	*ids;			/* NULL: any; else only these */
+	size_t		 nids;
+};
+/* Called with each event oldest first; the object is the caller's to print,
+ * not to keep. -1 stops (EX_IOERR). */
+typedef int (*events_fn)(long long id, json_object *, void *arg);
+int	events_each(struct derr *, PGconn *, const struct events_filter *,
+	    events_fn, void *arg);
+/* 0; -1 with 66 when there is no such campaign, 77 when customer differs */
+int	events_campaign_check(struct derr *, PGconn *, long long id,
+	    const char *customer);
+int	events_listen(struct derr *, PGconn *);		/* LISTEN drip_event */
+/* Ids of events committed since the last call, at most max (the rest stay
+ * queued), without waiting: call it when PQsocket() is readable. */
+int	events_notified(struct derr *, PGconn *, long long *ids, size_t max,
+	    size_t *n);
+
+/* classify.c: what a message in a sender's Inbox is, from its fields alone */
+enum inbound_class {
+	INBOUND_OTHER,		/* nothing drip acts on */
+	INBOUND_REPLY,
+	INBOUND_AUTO_REPLY,	/* out of office and kin */
+	INBOUND_BOUNCE,		/* report of permanent non-delivery (5.x.x) */
+	INBOUND_DELAY,		/* report that delivery is delayed (4.x.x) */
+	INBOUND_OPTOUT,		/* a reply asking to hear no more */
+};
+const char *inbound_class_name(enum inbound_class);	/* drip.inbound_record's kind */
+struct inbound_header {
+	const char	*name, *value;
+};
+struct inbound_msg {
+	const char	*from, *from_name;	/* the sender */
+	const char	*subject;
+	const char	*body;
+	int		 body_html;		/* body is HTML, else text */
+	const struct inbound_header *headers;	/* internetMessageHeaders */
+	size_t		 nheaders;
+	const char	*mailbox;		/* the address of the mailbox read */
+};
+#define INBOUND_REFS_MAX	16
+#define INBOUND_REF_LEN		256
+#define INBOUND_STATUS_LEN	16
+struct inbound_verdict {
+	enum inbound_class class;
+	char	status[INBOUND_STATUS_LEN];	/* a report's code ("5.1.1"), or "" */
+	char	address[EMAIL_MAX + 1];	/* the sender of a reply, the failed
+					 * recipient of a report; "" if none */
+	char	reason[160];		/* why, for people */
+	/* <message ids> it refers to, best first: In-Reply-To, References
+	 * newest first, then (reports) the ids quoted in its text */
+	char	refs[INBOUND_REFS_MAX][INBOUND_REF_LEN];
+	size_t	nrefs;
+};
+struct classify_opts {
+	const char *const *optout;	/* opt-out words and phrases; NULL: default */
+	size_t		 noptout;
+};
+extern const char *const classify_optout_default[];	/* NULL-terminated */
+/* 0, or -1 when out of memory */
+int	inbound_classify(const struct inbound_msg *, const struct classify_opts *,
+	    struct inbound_verdict *);
+/* How many bytes of a reply's text its sender wrote (before any quotation). */
+size_t	reply_new_part(const char *text);
+char	*html_text(const char *html);	/* the text of HTML; caller frees */
+/* One word or phrase a line; blank lines and # comments skipped. */
+int	classify_words_load(struct derr *, const char *path, char ***words, size_t *n);
+void	classify_words_free(char **, size_t);
+
+/* inbox.c: inbox-sync's engine (mailbox claims, Inbox delta, recording) */
+struct inbox_opts {
+	const char	*conninfo;
+	const char	*worker;	/* NULL: host/pid/random */
+	const char	*key_file;	/* NULL: DRIP_KEY_FILE, $CREDENTIALS_DIRECTORY */
+	long long	 identity;	/* 0: every connected mailbox */
+	const char	*customer;	/* NULL: every customer */
+	int		 max_seconds;	/* start no page after */
+	int		 lease;		/* seconds a mailbox claim lasts, renewed per page */
+	int		 stop_on_auto_reply;
+	const char *const *optout;	/* opt-out words; NULL: the default ones */
+	size_t		 noptout;
+	/* lines of note for standard error; the library does not print */
+	void		(*note)(void *arg, int prio, const char *line);
+	void		*note_arg;
+};
+struct inbox_stats {
+	long	identities, messages, replied, auto_replies, bounced, delayed;
+	long	unsubscribed, unmatched, duplicates, resyncs, errors;
+	int	code;		/* 0, or the exit status a mailbox's trouble calls for */
+	double	seconds;
+};
+/* -1: the run stopped (database, key, --identity); a mailbox's own trouble
+ * is counted in errors and code, and the others are still read. */
+int	inbox_sync(struct derr *, const struct inbox_opts *, struct inbox_stats *);
 
 /* jstrict.c: what json-c takes and drip refuses: a key given twice in one
  * object, a key with a NUL in it, a raw control character in a string */

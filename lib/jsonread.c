@@ -24,35 +24,46 @@ static const char *const kind_names[] = {
  * escaped, in valid JSON) written as \uXXXX, so that a message naming it
  * stays one line and cannot move a terminal's cursor.
  */
-static const char *
-key_text(char *buf, size_t len, const char *name)
+static void
+key_copy(char *dst, size_t len, const char *name)
 {
-	size_t i, o = 0;
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
 
-	for (i = 0; name[i] != '\0' && o + 7 < len; i++) {
-		unsigned char c = (unsigned char)name[i];
+	for (; *name != '\0' && o + 1 < len; name++) {
+		unsigned char c = (unsigned char)*name;
 
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, len - o, "\\u%04x", c);
-		else
-			buf[o++] = (char)c;
+		if (c >= 0x20 && c != 0x7f) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		if (o + 7 > len)
+			break;
+		memcpy(dst + o, "\\u00", 4);
+		dst[o + 4] = hex[c >> 4];
+		dst[o + 5] = hex[c & 0xf];
+		o += 6;
 	}
-	buf[o] = '\0';
-	return buf;
+	dst[o] = '\0';
 }
 
+/* Called for every field of every row an import reads: no snprintf. */
 const char *
 jpath(char *buf, size_t len, const char *parent, const char *name, long index)
 {
-	const char *dot = parent != NULL && *parent != '\0' ? "." : "";
-	char key[256];
+	size_t n;
 
 	if (parent == NULL)
 		parent = "";
-	if (name != NULL)
-		snprintf(buf, len, "%s%s%s", parent, dot, key_text(key, sizeof(key), name));
-	else
+	if (name == NULL) {
 		snprintf(buf, len, "%s[%ld]", parent, index);
+		return buf;
+	}
+	n = strlcpy(buf, parent, len);
+	if (*parent != '\0' && n + 1 < len)
+		buf[n++] = '.', buf[n] = '\0';
+	if (n < len)
+		key_copy(buf + n, len - n, name);
 	return buf;
 }
 
