@@ -114,7 +114,7 @@ for t, (base, s, i) in tools.items():
     case(t, 'invalid-utf8', obj(base, s, '"caf\udcc3\udca9 \udcff\udcfe"'),
          '^[a-z-]+: line 1: invalid JSON: invalid utf-8 string$')
     case(t, 'overlong-utf8', obj(base, s, '"\udcc0\udcaf"'), '^[a-z-]+: %s: invalid UTF-8$' % s)
-    case(t, 'nul-byte', obj(base, s, '"a\0b"'), '^[a-z-]+: line 1: invalid JSON')
+    case(t, 'nul-byte', obj(base, s, '"a\0b"'), '^[a-z-]+: line 1: invalid JSON: a NUL byte$')
     case(t, 'nul-escaped', obj(base, s, '"a\\u0000b"'), '^[a-z-]+: %s: contains a NUL character$' % s)
     case(t, 'raw-newline', obj(base, s, '"a\nb"'),
          '^[a-z-]+: line 1: unescaped control character U\\+000A in a string: escape it as \\\\u000a$')
