@@ -106,7 +106,8 @@ struct jfield {
 	unsigned	  flags;
 	const struct jfield *sub;	/* JK_OBJECT, JK_ARRAY of JK_OBJECT */
 	enum jkind	  elem;		/* JK_ARRAY */
-	long long	  min, max;	/* JK_INT when min < max; lengths of arrays */
+	long long	  min, max;	/* JK_INT when min < max; lengths of arrays;
+					 * JK_STRMAP: at most max keys (0: any) */
 	size_t		  maxlen;	/* JK_STRING; 0 means JSTR_MAX */
 	/* Value check: NULL if fine, else why (e.g. "invalid time zone"). */
 	const char	*(*check)(json_object *);
@@ -135,6 +136,7 @@ json_object *json_read_one(int fd, struct derr *);	/* exactly one object */
 /* prospect.c: one prospect, as campaign-create and prospect-import read it */
 #define PROSPECT_NAME_MAX	200
 #define PROSPECT_FIELD_MAX	4096
+#define PROSPECT_KEYS_MAX	1000	/* keys in fields */
 struct prospect {
 	char		 email[EMAIL_MAX + 1];	/* domain lower-cased */
 	const char	*first_name, *last_name, *company, *title;

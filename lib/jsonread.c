@@ -149,11 +149,16 @@ check_array(json_object *v, const char *path, const struct jfield *f,
 }
 
 static int
-check_strmap(json_object *v, const char *path, size_t maxlen, struct vlist *errs)
+check_strmap(json_object *v, const char *path, const struct jfield *f,
+    struct vlist *errs)
 {
 	char sub[256];
 	int bad = 0;
 
+	if (f->max > 0 && json_object_object_length(v) > f->max) {
+		vlist_add(errs, "%s: more than %lld keys", path, f->max);
+		return 1;
+	}
 	json_object_object_foreach(v, key, val) {
 		jpath(sub, sizeof(sub), path, key, 0);
 		if (!utf8_valid(key, strlen(key)))
@@ -161,7 +166,7 @@ check_strmap(json_object *v, const char *path, size_t maxlen, struct vlist *errs
 		else if (!json_object_is_type(val, json_type_string))
 			vlist_add(errs, "%s: must be a string", sub), bad++;
 		else
-			bad += check_string(val, sub, maxlen, 0, errs);
+			bad += check_string(val, sub, f->maxlen, 0, errs);
 	}
 	return bad;
 }
@@ -202,7 +207,7 @@ check_value(json_object *v, const char *path, const struct jfield *f,
 	case JK_INT:	bad = check_int(v, path, f, errs); break;
 	case JK_OBJECT:	bad = jread_check(v, path, f->sub, errs); break;
 	case JK_ARRAY:	bad = check_array(v, path, f, errs); break;
-	case JK_STRMAP:	bad = check_strmap(v, path, f->maxlen, errs); break;
+	case JK_STRMAP:	bad = check_strmap(v, path, f, errs); break;
 	case JK_BOOL:	break;
 	}
 	/* Array checks apply to elements (in check_array), not the array. */
