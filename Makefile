@@ -91,6 +91,10 @@ deps:
 check: deps all units
 	@O=$(O) VALGRIND=$(VALGRIND) sh tests/run $(T)
 
+# Benchmarks: minutes long, not part of check; see tests/bench/README.md.
+bench: all
+	@for b in tests/bench/bench-*.sh; do O=$(O) bash $$b || exit 1; done
+
 demo: deps all
 	@O=$(O) sh examples/demo.sh
 
@@ -127,7 +131,7 @@ clean:
 print-tools:
 	@echo $(TOOLS)
 
-.PHONY: all units deps check demo demo-stop install uninstall clean print-tools
+.PHONY: all units deps check bench demo demo-stop install uninstall clean print-tools
 .SUFFIXES:
 .DELETE_ON_ERROR:
 .SECONDARY:
