@@ -153,10 +153,14 @@ peer_line() {	# LABEL
 }
 
 # ---- the mock on its own ------------------------------------------------
-# raw_mock LABEL: wrk, one thread, CONC connections with keep-alive, each
-# creating a draft (drip's JSON, same size) and sending it; no database.
+# raw_mock LABEL [close]: wrk, one thread, CONC connections with keep-alive,
+# each creating a draft (drip's JSON, same size) and sending it; no
+# database. With "close", each send ends its connection (as drip's sends
+# go on a fresh one). Sets RAW_RATE.
 raw_mock() {
 	local out=$BENCH_DIR/raw.$1 dc mk0 mk1 sent secs
+	export BENCH_SEND_CLOSE=
+	[ "${2:-}" = close ] && BENCH_SEND_CLOSE=1
 	dc=$(curl -s -d client_id=bench -d scope=Mail.Send "$MOCK_URL/common/oauth2/v2.0/devicecode" | jq -r .device_code)
 	mock_ctl POST /_mock/devicecode/approve '{"email":"raw@acme.example"}' >/dev/null || die "raw: approve"
 	BENCH_TOKEN=$(curl -s -d client_id=bench -d device_code="$dc" \
@@ -225,6 +229,7 @@ EOF
 # ---- the run --------------------------------------------------------------
 say '# drip send benchmark, %s, %s, %s cores, %s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"$(uname -n)" "$(nproc)" "$(git -C "$bench_top" describe --always --dirty 2>/dev/null || echo '?')"
+say '# binaries: %s' "$O"
 say '# PostgreSQL %s (%s), mock-graph on python %s, load %s' \
 	"$(pg_bindir >/dev/null; "$(pg_bindir)/postgres" --version | awk '{print $3}')" \
 	"$([ -n "${BENCH_DURABLE:-}" ] && echo 'fsync on' || echo 'fsync off, as the tests run it')" \
@@ -245,9 +250,11 @@ EOF
 RAW_RATE=
 if want raw; then
 	say ''
-	say '== the mock alone: wrk -t1 -c%d, draft + send with keep-alive, no database (%d s)' "$CONC" "$RAW_SECONDS"
-	raw_mock before
+	say '== the mock alone: wrk -t1 -c%d, draft + send, no database (%d s each)' "$CONC" "$RAW_SECONDS"
+	raw_mock "before, keep-alive"
 	RAW_BEFORE=$RAW_RATE
+	raw_mock "before, a new connection for each send (as drip)" close
+	RAW_BEFORE_CLOSE=$RAW_RATE
 fi
 
 if want zero; then
@@ -265,10 +272,12 @@ if want zero; then
 	ZERO_MEDIAN=$(median $rates)
 	say '  median of %d: %d sends/s (goal: at least 2000)' "$REPEAT" "$(fmt "$ZERO_MEDIAN")"
 	if want raw; then
-		raw_mock after
+		raw_mock "after, keep-alive"
 		RAW_MEDIAN=$(median "$RAW_BEFORE" "$RAW_RATE")
-		say '  send-due / the mock alone (mean of before and after): %.2f' \
-			"$(calc "$ZERO_MEDIAN / $RAW_MEDIAN")"
+		raw_mock "after, a new connection for each send (as drip)" close
+		RAW_MEDIAN_CLOSE=$(median "$RAW_BEFORE_CLOSE" "$RAW_RATE")
+		say '  send-due / the mock alone (mean of before and after): %.2f of its keep-alive rate, %.2f of its rate with a new connection per send' \
+			"$(calc "$ZERO_MEDIAN / $RAW_MEDIAN")" "$(calc "$ZERO_MEDIAN / $RAW_MEDIAN_CLOSE")"
 	fi
 fi
 

@@ -2,6 +2,8 @@
 -- each connection creates a draft (POST /me/messages, the JSON drip sends),
 -- then sends it (POST /me/messages/{id}/send), and again. The bearer token
 -- comes from the environment (BENCH_TOKEN); "done" counts 202 answers.
+-- BENCH_SEND_CLOSE=1 closes the connection after each send, so that every
+-- send goes on a new connection, as drip's do (CURLOPT_FRESH_CONNECT).
 local token = os.getenv("BENCH_TOKEN")
 local body = os.getenv("BENCH_BODY") or '{"subject":"Bench","body":{"contentType":"html","content":"<p>Hello</p>"},"toRecipients":[{"emailAddress":{"address":"x@example.org"}}]}'
 local pending = {}
@@ -22,6 +24,9 @@ function init(args)
 	for k, v in pairs(wrk.headers) do send_headers[k] = v end
 	send_headers["Content-Type"] = nil
 	send_headers["Content-Length"] = "0"
+	if os.getenv("BENCH_SEND_CLOSE") == "1" then
+		send_headers["Connection"] = "close"
+	end
 end
 
 function request()
