@@ -123,18 +123,64 @@ word_in(const char *word, const char *const *list)
 	return 0;
 }
 
-/* The first line of a description, printable, for people only. */
+/* Characters of a token: base64url, and what other token formats use. */
+static size_t
+token_run(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] != '\0' && (isalnum((unsigned char)s[n]) ||
+	    strchr("-_.~+/=", s[n]) != NULL))
+		n++;
+	return n;
+}
+
+/* How much of src, from here, is a token: 0 if it does not look like one. */
+static size_t
+token_at(const char *s)
+{
+	size_t n = token_run(s);
+
+	if (strncmp(s, "eyJ", 3) == 0 && n >= 20)	/* a JWT: {"... */
+		return n;
+	return n >= 200 ? n : 0;	/* longer than any id Graph uses */
+}
+
+/*
+ * The first line of a description, printable, for people only. Anything
+ * shaped like a token (a JWT, a very long opaque run, what follows
+ * "Bearer ") becomes "[token]": a server or proxy that echoes a request
+ * must not put a token into our messages, events and logs.
+ */
 static void
 first_line(char *dst, size_t dsz, const char *src)
 {
-	size_t i;
+	static const char mask[] = "[token]";
+	size_t i = 0, o = 0, n;
 
 	if (dsz == 0)
 		return;
-	for (i = 0; src[i] != '\0' && src[i] != '\r' && src[i] != '\n' &&
-	    i + 1 < dsz; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
-	dst[i] = '\0';
+	while (src[i] != '\0' && src[i] != '\r' && src[i] != '\n' && o + 1 < dsz) {
+		if (strncasecmp(src + i, "bearer ", 7) == 0 && token_run(src + i + 7) > 0)
+			n = 7 + token_run(src + i + 7);
+		else
+			n = token_at(src + i);
+		if (n > 0) {
+			if (o + sizeof(mask) > dsz)
+				break;
+			memcpy(dst + o, mask, sizeof(mask) - 1);
+			o += sizeof(mask) - 1;
+			i += n;
+			continue;
+		}
+		dst[o++] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
+		/* a token starts at a word's start: copy the rest of a word */
+		if (isalnum((unsigned char)src[i]))
+			while (isalnum((unsigned char)src[i + 1]) && o + 1 < dsz)
+				dst[o++] = src[++i];
+		i++;
+	}
+	dst[o] = '\0';
 }
 
 /*

@@ -67,8 +67,9 @@ suppress_keys(const char *addr, char *out, size_t len)
 		const char *key = k == 0 ? low : d;
 		size_t kl = strlen(key);
 
-		/* Valid addresses hold no '"' or '\\': quoting is enough. */
-		if (strpbrk(key, "\"\\") != NULL || n + kl + 4 > len)
+		/* Valid addresses hold no '"' or '\\': quoting is enough.
+		 * Room for [,]"key" and then "}" and the NUL. */
+		if (strpbrk(key, "\"\\") != NULL || n + (k > 0) + kl + 4 > len)
 			return -1;
 		if (k > 0)
 			out[n++] = ',';

@@ -1,10 +1,12 @@
 /*
  * fuzz-email: the address and domain validators (email_normalize,
- * domain_normalize).
+ * domain_normalize), the suppression values (suppress_value) and the
+ * lookup keys made of an address (suppress_keys).
  *
  * Promised: no crash; what passes is ASCII, at most 254 bytes, passes
  * again unchanged (normalizing is idempotent), has a lower-case domain
- * that domain_normalize accepts as it is; what fails says why.
+ * that domain_normalize accepts as it is; what fails says why. The keys
+ * of an address fit the buffer given, to the byte, or are refused.
  */
 #include <ctype.h>
 #include <string.h>
@@ -18,6 +20,39 @@ ascii_lower_domain(const char *s)
 		FUZZ_ASSERT((unsigned char)*s < 0x80);
 		FUZZ_ASSERT(!isupper((unsigned char)*s));
 	}
+}
+
+/* The keys of addr, into buffers of every size around what they need. */
+static void
+keys(const char *addr, size_t seed)
+{
+	char *full, *buf;
+	size_t need, len;
+
+	if ((full = malloc(SUPPRESS_KEYS_MAX)) == NULL)
+		abort();
+	if (suppress_keys(addr, full, SUPPRESS_KEYS_MAX) == -1) {
+		free(full);
+		return;
+	}
+	need = strlen(full) + 1;
+	FUZZ_ASSERT(full[0] == '{' && full[need - 2] == '}');
+	/* exactly, one byte short, and a size the input picks */
+	for (len = need - 1; len <= need + 1; len++) {
+		if ((buf = malloc(len)) == NULL)
+			abort();
+		if (suppress_keys(addr, buf, len) == 0)
+			FUZZ_ASSERT(len >= need && strcmp(buf, full) == 0);
+		else
+			FUZZ_ASSERT(len < need);
+		free(buf);
+	}
+	len = 1 + seed % need;
+	if ((buf = malloc(len)) == NULL)
+		abort();
+	(void)suppress_keys(addr, buf, len);
+	free(buf);
+	free(full);
 }
 
 int
@@ -48,6 +83,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(strcmp(dom, again) == 0);
 	} else
 		FUZZ_ASSERT(why != NULL && *why != '\0');
+
+	why = NULL;
+	if (suppress_value(s, dom, &d, &why) == 0) {
+		FUZZ_ASSERT(strcmp(d, "address") == 0 || strcmp(d, "domain") == 0);
+		ascii_lower_domain(dom);
+		FUZZ_ASSERT(suppress_value(dom, again, &p, &why) == 0);
+		FUZZ_ASSERT(strcmp(dom, again) == 0 && strcmp(d, p) == 0);
+		if (strcmp(d, "address") == 0)
+			keys(dom, size);
+	} else
+		FUZZ_ASSERT(why != NULL && *why != '\0');
+	if (strchr(s, '@') != NULL)
+		keys(s, size);
 	free(s);
 	return 0;
 }
