@@ -414,7 +414,7 @@ resync_needed(const struct graph_resp *r)
  * counted, and the run goes on with the next.
  */
 static int
-read_mailbox(struct inboxer *ib, struct mailbox *mb, time_t deadline)
+read_mailbox(struct inboxer *ib, struct mailbox *mb, double deadline)
 {
 	struct graph_resp r;
 	struct delta_arg a;
@@ -425,7 +425,7 @@ read_mailbox(struct inboxer *ib, struct mailbox *mb, time_t deadline)
 	int restarts = 0, rc;
 
 	for (;;) {
-		if (time(NULL) >= deadline) {
+		if (mono() >= deadline) {
 			note(ib, LOG_NOTICE, "identity %lld (%s): time is up; the next run "
 			    "goes on from here", mb->id, mb->email);
 			return 0;
@@ -506,12 +506,12 @@ inbox_sync(struct derr *e, const struct inbox_opts *o, struct inbox_stats *st)
 	struct inboxer ib = { .o = o, .st = st, .e = e };
 	struct graph_opts go = { .max_attempts = 3, .max_retry_wait = 10 };
 	struct mailbox mb = { 0 };
-	time_t deadline;
+	double deadline;
 	double t0 = mono();
 	int got, rc = -1;
 
 	memset(st, 0, sizeof(*st));
-	deadline = time(NULL) + o->max_seconds;
+	deadline = mono() + o->max_seconds;
 	ib.words.optout = o->optout;
 	ib.words.noptout = o->noptout;
 	if (o->worker != NULL)
@@ -527,7 +527,7 @@ inbox_sync(struct derr *e, const struct inbox_opts *o, struct inbox_stats *st)
 	if (crypt_key_load(e, o->key_file, &ib.key) == -1 ||
 	    (ib.g = graph_new(e, &go)) == NULL)
 		goto out;
-	while (time(NULL) < deadline) {
+	while (mono() < deadline) {
 		if ((got = claim(&ib, &mb)) == -1)
 			goto out;
 		if (got == 0)
