@@ -15,7 +15,7 @@ O ?= build
 
 # The tools. Adding one: see "Adding a tool" in README.md.
 TOOLS = db-migrate campaign-create campaign-show campaign-update template-add \
-	outlook-auth send-due inbox-sync events
+	prospect-import suppress outlook-auth send-due inbox-sync events
 
 PKGS = libpq libcurl json-c libbsd-overlay libcrypto
 # Recursive (=) on purpose: pkg-config runs when a recipe needs it, that is

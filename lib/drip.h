@@ -125,6 +125,8 @@ struct jstream;
 struct jstream *jstream_open(int fd, size_t max_object);
 /* 1: *out is the next value (caller puts it); 0: end of input; -1: error */
 int	jstream_next(struct jstream *, json_object **out, struct derr *);
+/* Called first: 1 if the input is one array, whose elements are then the values */
+int	jstream_array(struct jstream *, struct derr *);
 long	jstream_line(const struct jstream *);	/* line the last value began on */
 const char *jstream_raw(const struct jstream *, size_t *len);	/* its text */
 void	jstream_close(struct jstream *);
@@ -551,6 +553,61 @@ struct send_stats {
 int	send_due(struct derr *, const struct send_opts *, struct send_stats *);
 int	send_due_dry_run(struct derr *, const struct send_opts *,
 	    int (*emit)(void *, json_object *), void *);
+/* csv.c: RFC 4180 records from a file, streamed, with bounded memory */
+#define CSV_RECORD_MAX	(1024 * 1024)	/* bytes of one record as written */
+struct csv;
+struct csv *csv_open(int fd, size_t max_record);	/* 0: CSV_RECORD_MAX */
+/* 1: a record; 0: end of input; -1: a bad record, skipped; -2: cannot go on */
+int	csv_next(struct csv *, struct derr *);
+size_t	csv_nfields(const struct csv *);
+const char *csv_field(const struct csv *, size_t i, size_t *len);	/* NUL-terminated */
+long	csv_line(const struct csv *);		/* line the record began on */
+const char *csv_raw(const struct csv *, size_t *len);	/* its text; NULL if too long */
+void	csv_close(struct csv *);
+
+/* copy.c: rows into PostgreSQL with COPY FROM STDIN (text format) */
+struct copyw;
+struct copyw *copyw_start(struct derr *, PGconn *, const char *copy_sql);
+int	copyw_text(struct derr *, struct copyw *, const char *, size_t len);
+int	copyw_str(struct derr *, struct copyw *, const char *);	/* NULL: \N */
+int	copyw_null(struct derr *, struct copyw *);
+int	copyw_int(struct derr *, struct copyw *, long long);
+int	copyw_row(struct derr *, struct copyw *);	/* end of a row */
+int	copyw_raw(struct derr *, struct copyw *, const char *, size_t len);	/* whole rows */
+int	copyw_end(struct derr *, struct copyw *, long long *rows);	/* frees */
+void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
+
+/* suppress.c: a customer's suppression list (addresses and domains) */
+/* An address (lower-cased) or a domain ("example.com", "@example.com"). */
+int	suppress_value(const char *in, char out[EMAIL_MAX + 1], const char **kind,
+	    const char **why);
+/* drip.suppression_keys(addr) as an array literal; -1 if it does not fit */
+#define SUPPRESS_KEYS_MAX	32768
+int	suppress_keys(const char *addr, char *out, size_t len);
+/* 1 and *entry_id when addr (or "@domain") is suppressed for customer, 0 if not */
+int	suppress_lookup(struct derr *, PGconn *, const char *customer,
+	    const char *addr, long long *entry_id);
+/* 1 added, 0 already there (kept as it was); reason/source NULL: defaults */
+int	suppress_add(struct derr *, PGconn *, const char *customer, const char *value,
+	    const char *reason, const char *source, long long *entry_id);
+int	suppress_remove(struct derr *, PGconn *, const char *customer,
+	    const char *value, long long *entry_id);	/* 1 removed, 0 none */
+
+/* import.c: prospect-import's transaction: COPY to a staging table, then set-wise */
+struct import_counts {
+	long long	inserted, updated, duplicates, suppressed, scheduled;
+};
+struct importer;
+/* BEGIN, lock the campaign, start the COPY; rolls back itself on failure */
+struct importer *import_begin(struct derr *, PGconn *, long long campaign_id,
+	    int update);
+const char *import_customer(const struct importer *);
+int	import_add(struct derr *, struct importer *, long line, const struct prospect *);
+void	import_cancel(struct importer *);	/* invalid input: stop sending rows */
+/* End the COPY and write; the caller then commits (or rolls back). */
+int	import_finish(struct derr *, struct importer *, time_t now,
+	    struct import_counts *);
+void	import_free(struct importer *);
 
 /* events.c: email_event rows as events prints them, and their notifications */
 extern const char *const event_types[];	/* NULL-terminated */

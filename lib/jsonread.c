@@ -19,17 +19,23 @@ static const char *const kind_names[] = {
 	[JK_ARRAY] = "an array", [JK_STRMAP] = "an object of strings",
 };
 
+/* Called for every field of every row an import reads: no snprintf. */
 const char *
 jpath(char *buf, size_t len, const char *parent, const char *name, long index)
 {
-	const char *dot = parent != NULL && *parent != '\0' ? "." : "";
+	size_t n;
 
 	if (parent == NULL)
 		parent = "";
-	if (name != NULL)
-		snprintf(buf, len, "%s%s%s", parent, dot, name);
-	else
+	if (name == NULL) {
 		snprintf(buf, len, "%s[%ld]", parent, index);
+		return buf;
+	}
+	n = strlcpy(buf, parent, len);
+	if (*parent != '\0' && n + 1 < len)
+		buf[n++] = '.', buf[n] = '\0';
+	if (n < len)
+		strlcpy(buf + n, name, len - n);
 	return buf;
 }
 

@@ -28,7 +28,11 @@ struct jstream {
 	char		*raw;
 	size_t		 rawlen, rawcap;
 	int		 dead;		/* an error we cannot resume after */
+	int		 array;		/* inside a top-level array: AR_* */
 };
+
+/* jstream_array(): where we are in a top-level array */
+enum { AR_NONE, AR_FIRST, AR_NEXT, AR_DONE };
 
 struct jstream *
 jstream_open(int fd, size_t max_object)
@@ -173,6 +177,63 @@ skip_space(struct jstream *js, struct derr *e)
 	}
 }
 
+static int
+dead(struct jstream *js, struct derr *e, const char *why)
+{
+	js->dead = 1;
+	derr_set(e, EX_DATAERR, "line %ld: %s", js->line, why);
+	return -2;
+}
+
+/*
+ * If the input is one JSON array, its elements are the values from now
+ * on, each with its own line and text, memory bounded by the largest
+ * element rather than the array. 1: it is an array; 0: it is not; -1: a
+ * read error.
+ */
+int
+jstream_array(struct jstream *js, struct derr *e)
+{
+	if (skip_space(js, e) == -1)
+		return -1;
+	if (js->eof || js->buf[js->pos] != '[')
+		return 0;
+	js->pos++;
+	js->array = AR_FIRST;
+	return 1;
+}
+
+/* Between elements: 1 for another, 0 at the end, -2 on bad syntax. */
+static int
+array_step(struct jstream *js, struct derr *e)
+{
+	char ch;
+
+	if (skip_space(js, e) == -1)
+		return -2;
+	if (js->eof)
+		return dead(js, e, "truncated JSON: array not closed");
+	ch = js->buf[js->pos];
+	if (ch == ']') {
+		js->pos++;
+		js->array = AR_DONE;
+		if (skip_space(js, e) == -1)
+			return -2;
+		return js->eof ? 0 : dead(js, e, "text after the array");
+	}
+	if (js->array == AR_NEXT) {
+		if (ch != ',')
+			return dead(js, e, "expected ',' or ']' in the array");
+		js->pos++;
+		if (skip_space(js, e) == -1)
+			return -2;
+		if (js->eof)
+			return dead(js, e, "truncated JSON: array not closed");
+	}
+	js->array = AR_NEXT;
+	return 1;
+}
+
 /*
  * 1: a value; 0: end of input; -1: a bad value, skipped to the end of its
  * line (a caller that keeps going may call again); -2: cannot go on.
@@ -183,10 +244,15 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 	enum json_tokener_error jerr;
 	json_object *v;
 	size_t n, used;
+	int rc;
 
 	*out = NULL;
 	if (js->dead)
 		return derr_set(e, EX_DATAERR, "input abandoned after an earlier error"), -2;
+	if (js->array == AR_DONE)
+		return 0;
+	if (js->array != AR_NONE && (rc = array_step(js, e)) != 1)
+		return rc;
 	if (skip_space(js, e) == -1)
 		return -2;
 	if (js->eof)
@@ -213,6 +279,9 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 		if (jerr != json_tokener_continue) {
 			derr_set(e, EX_DATAERR, "line %ld: invalid JSON: %s", js->line,
 			    json_tokener_error_desc(jerr));
+			/* Inside an array there is no line to resume at. */
+			if (js->array != AR_NONE)
+				return js->dead = 1, -2;
 			return skip_line(js, e) == -1 ? -2 : -1;
 		}
 		if (refill(js, e) == -1)

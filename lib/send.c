@@ -38,6 +38,7 @@ struct job {
 	struct sender	*sd;
 	enum stage	 stage;
 	int		 auth_retried;
+	int		 gen;		/* its mailbox's token generation used */
 	int		 reconcile;	/* taken by claim_reconcile */
 	time_t		 lease_end;
 	char		*subject, *body;
@@ -56,8 +57,12 @@ struct mbox {
 	long long	 id;
 	char		*token;
 	int		 inflight;
+	int		 gen;		/* bumped at each new token */
+	int		 refresh;	/* a 401 asked for a new token */
 	int		 down;		/* refused us: its work waits */
 	int		 released;	/* mailbox_down done */
+	char		*why;		/* why it is down */
+	struct mbox	*down_next;	/* down, not yet released */
 	struct job	*head, *tail;
 	struct mbox	*next;		/* hash chain */
 	struct mbox	*rnext;		/* ready ring */
@@ -91,6 +96,7 @@ struct sender {
 	struct job	**tosend;	/* committed 'sending': send them */
 	size_t		 ntosend, captosend;
 	int		 failed;	/* a database error: stop */
+	struct mbox	*down;		/* mailboxes to give back (mailbox_down) */
 };
 
 static void
@@ -159,6 +165,8 @@ mark(struct sender *sd, enum step_mark what, long long id, time_t t, const char 
 
 /* ---- mailboxes ---- */
 
+static void mbox_down(struct sender *, struct mbox *, const char *);
+
 static struct mbox *
 mbox_get(struct sender *sd, long long id)
 {
@@ -225,10 +233,11 @@ mbox_token(struct sender *sd, struct mbox *mb, int refresh)
 	if (rc == -1) {
 		note(sd, LOG_WARNING, "mailbox %lld: %s", mb->id, e.msg);
 		if (e.code == EX_NOPERM)
-			mb->down = 1;
+			mbox_down(sd, mb, e.msg);
 		return NULL;
 	}
 	mb->token = strdup(tok);
+	mb->gen++;
 	explicit_bzero(tok, sizeof(tok));
 	return mb->token;
 }
@@ -268,7 +277,6 @@ finish_mark(struct sender *sd, struct job *j, enum step_mark what, time_t t,
 }
 
 static void start(struct sender *, struct job *);
-static void mbox_down(struct sender *, struct mbox *, const char *);
 
 /* What every stage does with an answer that is not a success. */
 static void
@@ -288,9 +296,16 @@ failure(struct sender *sd, struct job *j, const struct graph_resp *r)
 	}
 	switch (r->class) {
 	case GRAPH_AUTH:
-		if (!j->auth_retried && mbox_token(sd, j->mb, 1) != NULL) {
+		/*
+		 * Not here: this runs inside the HTTP engine, maybe inside
+		 * another synchronous call. pump() refreshes the token once
+		 * for all the mailbox's jobs that met the same 401.
+		 */
+		if (!j->auth_retried) {
 			j->auth_retried = 1;
-			start(sd, j);
+			if (j->gen == j->mb->gen)
+				j->mb->refresh = 1;
+			enqueue(sd, j);
 			return;
 		}
 		/* FALLTHROUGH */
@@ -424,16 +439,36 @@ answered(struct graph_resp *r, void *arg)
 	}
 }
 
-/* The mailbox refused us for good: give its claimed steps back, once. */
+/*
+ * The mailbox refused us for good. Its claimed steps are given back by
+ * give_back(), from the main loop: this may run inside a callback.
+ */
 static void
 mbox_down(struct sender *sd, struct mbox *mb, const char *why)
 {
-	if (mb->released)
+	if (mb->down)
 		return;
-	mb->down = mb->released = 1;
-	note(sd, LOG_ERR, "mailbox %lld: must be connected again: %s", mb->id, why);
-	if (steps_mailbox_down(sd->e, sd->db, sd->worker, clock_now(), mb->id, why) == -1)
-		sd->failed = 1;
+	mb->down = 1;
+	mb->why = strdup(why);
+	mb->down_next = sd->down;
+	sd->down = mb;
+}
+
+static int
+give_back(struct sender *sd)
+{
+	struct mbox *mb;
+
+	while ((mb = sd->down) != NULL) {
+		sd->down = mb->down_next;
+		note(sd, LOG_ERR, "mailbox %lld: must be connected again: %s", mb->id,
+		    mb->why ? mb->why : "refused");
+		if (steps_mailbox_down(sd->e, sd->db, sd->worker, clock_now(), mb->id,
+		    mb->why ? mb->why : "refused") == -1)
+			return -1;
+		mb->released = 1;
+	}
+	return 0;
 }
 
 static void
@@ -445,8 +480,8 @@ start(struct sender *sd, struct job *j)
 	struct derr e;
 	int rc = 0;
 
-	if (!j->mb->down && (tok = mbox_token(sd, j->mb, 0)) == NULL && j->mb->down)
-		mbox_down(sd, j->mb, "no usable token");
+	if (!j->mb->down)
+		tok = mbox_token(sd, j->mb, 0);
 	if (j->mb->down) {
 		/* claimed steps went back with mailbox_down; a 'sending' one
 		 * stays so, for a later run to reconcile */
@@ -461,6 +496,7 @@ start(struct sender *sd, struct job *j)
 		    MARK_DEFERRED, retry_at(NULL, j->s->attempts), "no access token");
 		return;
 	}
+	j->gen = j->mb->gen;
 	snprintf(stepid, sizeof(stepid), "%lld", j->s->id);
 	mail.subject = j->subject;
 	mail.body = j->body;
@@ -519,6 +555,11 @@ pump(struct sender *sd)
 				break;
 			continue;	/* re-queued when an answer comes */
 		}
+		if (mb->refresh && !mb->down) {
+			mb->refresh = 0;
+			if (mbox_token(sd, mb, 1) == NULL && mb->down)
+				mbox_down(sd, mb, "the token could not be refreshed");
+		}
 		j = mb->head;
 		mb->head = j->next;
 		if (mb->head == NULL)
@@ -571,38 +612,45 @@ render(struct sender *sd, struct job *j)
 	return 0;
 }
 
-/* Which of these addresses their customers have suppressed: one query. */
+/*
+ * Which of these addresses their customers have suppressed: one query for
+ * the batch. The keys an address is suppressed under (itself, its domain
+ * and every parent domain) are made here (suppress_keys), so the join is
+ * plain index probes on (customer_id, value).
+ */
 static int
 suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit)
 {
 	const char **cust = reallocarray(NULL, n ? n : 1, sizeof(*cust));
-	const char **addr = reallocarray(NULL, n ? n : 1, sizeof(*addr));
+	char **keys = calloc(n ? n : 1, sizeof(*keys));
 	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
 	const char *p[3] = { NULL };
+	char buf[SUPPRESS_KEYS_MAX];
 	PGresult *r = NULL;
 	size_t i;
 	int row, rc = -1;
 
 	memset(hit, 0, n);
-	if (cust == NULL || addr == NULL || ids == NULL) {
-		derr_set(e, EX_OSERR, "out of memory");
-		goto out;
-	}
+	if (cust == NULL || keys == NULL || ids == NULL)
+		goto oom;
 	for (i = 0; i < n; i++) {
 		cust[i] = v[i].customer_id;
-		addr[i] = v[i].email;
 		ids[i] = v[i].id;
+		if (suppress_keys(v[i].email, buf, sizeof(buf)) == -1)
+			strlcpy(buf, "{}", sizeof(buf));
+		if ((keys[i] = strdup(buf)) == NULL)
+			goto oom;
 	}
 	p[0] = pgarray_ids(ids, n);
 	p[1] = pgarray_text(cust, n);
-	p[2] = pgarray_text(addr, n);
-	if (p[0] && p[1] && p[2])
-		r = db_exec(e, db,
-		    "SELECT x.id FROM unnest($1::bigint[], $2::text[], $3::text[])"
-		    " AS x(id, customer, address)"
-		    " WHERE drip.suppressed_by(x.customer, x.address) IS NOT NULL", 3, p);
-	else
-		derr_set(e, EX_OSERR, "out of memory");
+	p[2] = pgarray_text((const char *const *)keys, n);
+	if (p[0] == NULL || p[1] == NULL || p[2] == NULL)
+		goto oom;
+	r = db_exec(e, db,
+	    "SELECT DISTINCT x.id"
+	    "  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, customer, keys)"
+	    "  JOIN drip.suppression_entry s"
+	    "    ON s.customer_id = x.customer AND s.value = ANY (x.keys::text[])", 3, p);
 	if (r == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++)
@@ -611,9 +659,14 @@ suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit
 				hit[i] = 1;
 	PQclear(r);
 	rc = 0;
+	goto out;
+oom:
+	derr_set(e, EX_OSERR, "out of memory");
 out:
 	free((void *)p[0]); free((void *)p[1]); free((void *)p[2]);
-	free(cust); free(addr); free(ids);
+	for (i = 0; keys != NULL && i < n; i++)
+		free(keys[i]);
+	free(cust); free(keys); free(ids);
 	return rc;
 }
 
@@ -826,6 +879,7 @@ sender_free(struct sender *sd)
 		for (mb = sd->bucket[i]; mb != NULL; mb = next) {
 			next = mb->next;
 			secret_free(mb->token);
+			free(mb->why);
 			free(mb);
 		}
 	for (i = 0; i <= MARK_RELEASED; i++) {
@@ -877,7 +931,8 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		}
 		if (!time_left)
 			release_queued(&sd);
-		if (flush_sending(&sd) == -1 || flush_marks(&sd) == -1)
+		if (give_back(&sd) == -1 || flush_sending(&sd) == -1 ||
+		    flush_marks(&sd) == -1)
 			goto out;
 		pump(&sd);
 		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
@@ -886,7 +941,8 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		if (sd.inflight > 0)
 			graph_run(sd.g, 50);
 	}
-	if (flush_sending(&sd) == 0 && flush_marks(&sd) == 0 && !sd.failed)
+	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_marks(&sd) == 0 &&
+	    !sd.failed)
 		rc = 0;
 out:
 	st->seconds = difftime(time(NULL), start_t);

@@ -1,0 +1,12 @@
+complete -c prospect-import -f
+complete -c prospect-import -l campaign -r -d 'the campaign to import into'
+complete -c prospect-import -l csv -d 'read CSV instead of JSON Lines'
+complete -c prospect-import -l map -r -d 'read a CSV column as a field (header=field)'
+complete -c prospect-import -l update -d 'update prospects the campaign already has'
+complete -c prospect-import -l skip-invalid -d 'import the valid rows, report the others'
+complete -c prospect-import -l rejects -r -F -d 'write invalid rows verbatim to a file'
+complete -c prospect-import -s d -l db -r -d 'database connection string'
+complete -c prospect-import -s q -l quiet -d 'print neither summary nor progress'
+complete -c prospect-import -s v -l verbose -d 'say how long it took'
+complete -c prospect-import -s V -l version -d 'print the version'
+complete -c prospect-import -s h -l help -d 'print the usage'

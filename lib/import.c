@@ -1,0 +1,510 @@
+/*
+ * import.c: prospects into a campaign, streamed and set-wise.
+ *
+ * Everything happens in one transaction. Valid rows, already checked by
+ * the caller, stream with COPY into a temporary staging table; then a few
+ * statements do the rest for all rows at once: update the prospects the
+ * campaign already has (--update), insert the new ones (the first of each
+ * address wins, the unique index on (campaign_id, lower(email)) turns the
+ * others away), mark suppressed addresses, and schedule step 1 in a
+ * running campaign. Nothing is visible to anyone until the caller commits;
+ * a killed import leaves the campaign as it was.
+ *
+ * Into a campaign with no prospects yet (and without --update) rows first
+ * go by COPY straight into the prospect table: the bulk load PostgreSQL
+ * does fastest. A Bloom filter of the addresses sent so far (16 MiB,
+ * whatever the input) tells when a row may repeat one; from that row on
+ * the import takes the staging path, and the unique index keeps the rows
+ * already in. If the customer has suppression entries, each direct row's
+ * address and keys are spooled to a temporary file and joined with the
+ * entries at the end.
+ *
+ * The campaign row is locked FOR NO KEY UPDATE for the whole import: two
+ * imports into one campaign take turns (so their counts are exact), and a
+ * status change cannot slip in between our check and our scheduling;
+ * sending, which only references the campaign, is not held up.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drip.h"
+
+/*
+ * 16 MiB, 7 bits an address: with a million addresses a false alarm (it
+ * costs speed only) comes once in some 10^3 imports.
+ */
+#define BLOOM_BITS	(1UL << 27)
+#define BLOOM_K		7
+
+struct importer {
+	PGconn		*conn;
+	struct copyw	*copy;		/* the COPY under way */
+	char		 campaign[24];
+	char		*customer;
+	int		 running;
+	int		 update;
+	int		 keys;		/* the customer has suppression entries */
+	int		 cancelled;
+	int		 direct;	/* rows go straight into the table */
+	unsigned char	*bloom;		/* addresses sent directly */
+	FILE		*spool;		/* direct rows' addresses and keys */
+	long long	 direct_rows;
+	int		 fresh;		/* the campaign has no prospects */
+};
+
+static const char direct_sql[] =
+    "COPY drip.email_campaign_prospect (customer_id, campaign_id, email,"
+    " first_name, last_name, company, title, timezone, fields) FROM STDIN";
+
+static const char stage_sql[] =
+    "CREATE TEMP TABLE drip_import ("
+    " line bigint NOT NULL, email text NOT NULL, first_name text,"
+    " last_name text, company text, title text, timezone text, fields jsonb,"
+    " keys text[]) ON COMMIT DROP";
+
+static const char copy_sql[] =
+    "COPY pg_temp.drip_import (line, email, first_name, last_name, company,"
+    " title, timezone, fields, keys) FROM STDIN";
+
+static int
+lock_campaign(struct derr *e, struct importer *im, long long id)
+{
+	const char *p[1] = { im->campaign };
+	PGresult *r;
+	const char *status;
+
+	snprintf(im->campaign, sizeof(im->campaign), "%lld", id);
+	r = db_exec(e, im->conn,
+	    "SELECT customer_id, status,"
+	    " EXISTS (SELECT 1 FROM drip.suppression_entry s"
+	    "  WHERE s.customer_id = c.customer_id),"
+	    " NOT EXISTS (SELECT 1 FROM drip.email_campaign_prospect p"
+	    "  WHERE p.campaign_id = c.id)"
+	    " FROM drip.email_campaign c WHERE id = $1 FOR NO KEY UPDATE", 1, p);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return derr_set(e, EX_NOINPUT, "campaign %lld: no such campaign", id);
+	}
+	status = PQgetvalue(r, 0, 1);
+	if (strcmp(status, "archived") == 0) {
+		PQclear(r);
+		return derr_set(e, EX_DATAERR, "campaign %lld: archived", id);
+	}
+	im->running = strcmp(status, "running") == 0;
+	im->keys = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	im->fresh = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+	im->customer = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (im->customer == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	return 0;
+}
+
+static int
+stage_begin(struct derr *e, struct importer *im)
+{
+	if (db_cmd(e, im->conn, stage_sql, 0, NULL) == -1 ||
+	    (im->copy = copyw_start(e, im->conn, copy_sql)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* An unnamed temporary file in $TMPDIR (tmpfile(3) ignores TMPDIR). */
+static FILE *
+spool_open(struct derr *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/drip-import.XXXXXX", dir) >= sizeof(path)) {
+		derr_set(e, EX_CANTCREAT, "spool: TMPDIR too long");
+		return NULL;
+	}
+	if ((fd = mkstemp(path)) == -1) {
+		derr_set(e, EX_CANTCREAT, "spool in %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	if ((f = fdopen(fd, "w+")) == NULL) {
+		derr_set(e, EX_OSERR, "spool: %s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+static int
+direct_begin(struct derr *e, struct importer *im)
+{
+	if ((im->bloom = calloc(1, BLOOM_BITS / 8)) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	if (im->keys && (im->spool = spool_open(e)) == NULL)
+		return -1;
+	if ((im->copy = copyw_start(e, im->conn, direct_sql)) == NULL)
+		return -1;
+	im->direct = 1;
+	return 0;
+}
+
+struct importer *
+import_begin(struct derr *e, PGconn *c, long long campaign_id, int update)
+{
+	struct importer *im;
+
+	if ((im = calloc(1, sizeof(*im))) == NULL) {
+		derr_set(e, EX_OSERR, "out of memory");
+		return NULL;
+	}
+	im->conn = c;
+	im->update = update;
+	if (db_begin(e, c) == -1)
+		goto fail;
+	/* Sorts and hashes of up to about a million staged rows stay in memory. */
+	if (lock_campaign(e, im, campaign_id) == -1 ||
+	    db_cmd(e, c, "SET LOCAL work_mem = '256MB'", 0, NULL) == -1)
+		goto fail;
+	if (im->fresh && !update ? direct_begin(e, im) : stage_begin(e, im))
+		goto fail;
+	return im;
+fail:
+	db_rollback(c);
+	import_free(im);
+	return NULL;
+}
+
+const char *
+import_customer(const struct importer *im)
+{
+	return im->customer;
+}
+
+/* 64-bit FNV-1a, then splitmix64 for a second, independent hash. */
+static void
+hash2(const char *s, uint64_t *h1, uint64_t *h2)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, z;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	z = h + 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	*h1 = h;
+	*h2 = z ^ (z >> 31);
+}
+
+/*
+ * 1 if addr (lower-case) may have been sent already; else remember it.
+ * A blocked filter: all bits of one address lie in one 64-byte block, so
+ * a row costs one cache miss, not seven.
+ */
+static int
+bloom_seen(unsigned char *bloom, const char *addr)
+{
+	uint64_t h1, h2;
+	unsigned char *block;
+	unsigned bit;
+	int i, all = 1;
+
+	hash2(addr, &h1, &h2);
+	block = bloom + (h1 % (BLOOM_BITS / 512)) * 64;
+	for (i = 0; i < BLOOM_K; i++) {
+		bit = (unsigned)((h2 >> (9 * i)) & 511);
+		if (!(block[bit / 8] & (1U << (bit % 8)))) {
+			all = 0;
+			block[bit / 8] |= (unsigned char)(1U << (bit % 8));
+		}
+	}
+	return all;
+}
+
+/* A row may repeat an earlier one: the rest goes through the staging table. */
+static int
+leave_direct(struct derr *e, struct importer *im)
+{
+	struct copyw *w = im->copy;
+
+	im->copy = NULL;
+	im->direct = 0;
+	free(im->bloom);
+	im->bloom = NULL;
+	if (copyw_end(e, w, &im->direct_rows) == -1)
+		return -1;
+	return stage_begin(e, im);
+}
+
+static int
+add_direct(struct derr *e, struct importer *im, const struct prospect *p,
+    const char *fields, const char *lower)
+{
+	struct copyw *w = im->copy;
+	char keys[SUPPRESS_KEYS_MAX];
+
+	if (copyw_str(e, w, im->customer) == -1 ||
+	    copyw_str(e, w, im->campaign) == -1 ||
+	    copyw_str(e, w, p->email) == -1 ||
+	    copyw_str(e, w, p->first_name) == -1 ||
+	    copyw_str(e, w, p->last_name) == -1 ||
+	    copyw_str(e, w, p->company) == -1 ||
+	    copyw_str(e, w, p->title) == -1 ||
+	    copyw_str(e, w, p->timezone) == -1 ||
+	    copyw_str(e, w, fields != NULL ? fields : "{}") == -1 ||
+	    copyw_row(e, w) == -1)
+		return -1;
+	if (im->spool == NULL)
+		return 0;
+	/* COPY text for drip_import_keys: neither holds a tab, newline or '\\'. */
+	if (suppress_keys(lower, keys, sizeof(keys)) == -1)
+		return derr_set(e, EX_SOFTWARE, "%s: cannot make keys", p->email);
+	if (fprintf(im->spool, "%s\t%s\n", lower, keys) < 0)
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	return 0;
+}
+
+static int
+add_staged(struct derr *e, struct importer *im, long line,
+    const struct prospect *p, const char *fields)
+{
+	struct copyw *w = im->copy;
+	char keys[SUPPRESS_KEYS_MAX];
+
+	if (copyw_int(e, w, line) == -1 ||
+	    copyw_str(e, w, p->email) == -1 ||
+	    copyw_str(e, w, p->first_name) == -1 ||
+	    copyw_str(e, w, p->last_name) == -1 ||
+	    copyw_str(e, w, p->company) == -1 ||
+	    copyw_str(e, w, p->title) == -1 ||
+	    copyw_str(e, w, p->timezone) == -1 ||
+	    copyw_str(e, w, fields) == -1)
+		return -1;
+	if (im->keys) {
+		if (suppress_keys(p->email, keys, sizeof(keys)) == -1)
+			return derr_set(e, EX_SOFTWARE, "line %ld: cannot make keys", line);
+		if (copyw_str(e, w, keys) == -1)
+			return -1;
+	} else if (copyw_null(e, w) == -1)
+		return -1;
+	return copyw_row(e, w);
+}
+
+int
+import_add(struct derr *e, struct importer *im, long line,
+    const struct prospect *p)
+{
+	char lower[EMAIL_MAX + 1];
+	const char *fields = NULL;
+
+	if (im->cancelled)
+		return 0;	/* rows are only being checked */
+	if (im->direct) {
+		strlcpy(lower, p->email, sizeof(lower));
+		str_lower(lower);
+		if (bloom_seen(im->bloom, lower) && leave_direct(e, im) == -1)
+			return -1;
+	}
+	if (p->fields != NULL && json_object_object_length(p->fields) > 0)
+		fields = json_object_to_json_string_ext(p->fields,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return im->direct ? add_direct(e, im, p, fields, lower) :
+	    add_staged(e, im, line, p, fields);
+}
+
+/* Stop sending rows: the import will not be committed. */
+void
+import_cancel(struct importer *im)
+{
+	copyw_abort(im->copy, "import cancelled");
+	im->copy = NULL;
+	im->cancelled = 1;
+}
+
+static int
+count2(struct derr *e, PGconn *c, const char *sql, int n, const char *const *p,
+    long long *a, long long *b)
+{
+	PGresult *r;
+	const char *errstr;
+
+	if ((r = db_exec(e, c, sql, n, p)) == NULL)
+		return -1;
+	*a = strtonum(PQgetvalue(r, 0, 0), 0, LLONG_MAX, &errstr);
+	if (b != NULL)
+		*b = strtonum(PQgetvalue(r, 0, 1), 0, LLONG_MAX, &errstr);
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * With --update, a prospect the campaign has gets the values of the first
+ * row with its address; one whose values are the same is left alone (and
+ * counted as a duplicate), so re-running an import changes nothing.
+ */
+static const char update_sql[] =
+    "WITH s AS (SELECT DISTINCT ON (lower(email)) * FROM pg_temp.drip_import"
+    " ORDER BY lower(email), line),"
+    " u AS (UPDATE drip.email_campaign_prospect p SET"
+    " first_name = s.first_name, last_name = s.last_name,"
+    " company = s.company, title = s.title, timezone = s.timezone,"
+    " fields = coalesce(s.fields, '{}')"
+    " FROM s WHERE p.campaign_id = $1 AND lower(p.email) = lower(s.email)"
+    " AND (p.first_name, p.last_name, p.company, p.title, p.timezone, p.fields)"
+    " IS DISTINCT FROM"
+    " (s.first_name, s.last_name, s.company, s.title, s.timezone,"
+    " coalesce(s.fields, '{}'))"
+    " RETURNING 1)"
+    " SELECT count(*) FROM u";
+
+/*
+ * Rows go in input order, so of several rows with one address the first
+ * is the one kept; the others, and addresses the campaign already has,
+ * meet the unique index and are counted as duplicates. Input order needs
+ * no ORDER BY (a sort of every row): the staging table was filled by one
+ * COPY in this transaction and never changed, and a scan of a temporary
+ * table reads its pages in order (no synchronized or parallel scans).
+ */
+#define INSERT_SQL(status, from) \
+    "INSERT INTO drip.email_campaign_prospect AS p" \
+    " (customer_id, campaign_id, email, first_name, last_name, company," \
+    " title, timezone, fields, status)" \
+    " SELECT ($2)::text, ($1)::bigint, s.email, s.first_name, s.last_name," \
+    " s.company, s.title, s.timezone, coalesce(s.fields, '{}'), " status \
+    " FROM " from \
+    " ON CONFLICT (campaign_id, lower(email)) DO NOTHING"
+
+/* The customer has no suppression entries: every new prospect is active. */
+static const char insert_sql[] = INSERT_SQL("'active'", "pg_temp.drip_import s");
+
+/*
+ * Which rows are suppressed is one join of every row's keys with the
+ * customer's entries (a hash join when both are large, index probes when
+ * the import is small), not a probe per row. A join may return rows in
+ * any order, so here input order is asked for (an in-memory sort).
+ */
+static const char insert_suppressed_sql[] =
+    "WITH sup AS MATERIALIZED (SELECT DISTINCT s.line"
+    " FROM pg_temp.drip_import s CROSS JOIN LATERAL unnest(s.keys) AS k(key)"
+    " JOIN drip.suppression_entry e ON e.customer_id = ($2)::text"
+    " AND e.value = k.key),"
+    " ins AS (" INSERT_SQL(
+    "CASE WHEN sup.line IS NULL THEN 'active' ELSE 'suppressed' END",
+    "pg_temp.drip_import s LEFT JOIN sup ON sup.line = s.line ORDER BY s.line")
+    " RETURNING p.status)"
+    " SELECT count(*), count(*) FILTER (WHERE status = 'suppressed') FROM ins";
+
+static int
+insert_rows(struct derr *e, struct importer *im, const char *const *p,
+    struct import_counts *n)
+{
+	PGresult *r;
+	const char *errstr;
+
+	if (im->keys)
+		return count2(e, im->conn, insert_suppressed_sql, 2, p,
+		    &n->inserted, &n->suppressed);
+	if ((r = db_exec(e, im->conn, insert_sql, 2, p)) == NULL)
+		return -1;
+	n->inserted = strtonum(PQcmdTuples(r), 0, LLONG_MAX, &errstr);
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * The rows that went in directly are active; those whose address or
+ * domain the customer suppresses become suppressed, by one join of their
+ * spooled keys with the entries.
+ */
+static const char direct_suppress_sql[] =
+    "WITH sup AS (SELECT DISTINCT k.email"
+    " FROM pg_temp.drip_import_keys k CROSS JOIN LATERAL unnest(k.keys) AS u(key)"
+    " JOIN drip.suppression_entry e ON e.customer_id = ($2)::text"
+    " AND e.value = u.key),"
+    " u AS (UPDATE drip.email_campaign_prospect p SET status = 'suppressed'"
+    " FROM sup WHERE p.campaign_id = ($1)::bigint AND lower(p.email) = sup.email"
+    " AND p.status = 'active' RETURNING 1)"
+    " SELECT count(*) FROM u";
+
+static int
+suppress_direct(struct derr *e, struct importer *im, const char *const *p,
+    long long *n)
+{
+	struct copyw *w;
+	char buf[65536];
+	size_t len;
+
+	if (fflush(im->spool) == EOF || fseek(im->spool, 0, SEEK_SET) == -1)
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	if (db_cmd(e, im->conn, "CREATE TEMP TABLE drip_import_keys"
+	    " (email text NOT NULL, keys text[] NOT NULL) ON COMMIT DROP", 0, NULL) == -1 ||
+	    (w = copyw_start(e, im->conn, "COPY pg_temp.drip_import_keys FROM STDIN")) == NULL)
+		return -1;
+	while ((len = fread(buf, 1, sizeof(buf), im->spool)) > 0)
+		if (copyw_raw(e, w, buf, len) == -1) {
+			copyw_abort(w, "spool");
+			return -1;
+		}
+	if (ferror(im->spool)) {
+		copyw_abort(w, "spool");
+		return derr_set(e, EX_IOERR, "spool: %s", strerror(errno));
+	}
+	if (copyw_end(e, w, NULL) == -1)
+		return -1;
+	return count2(e, im->conn, direct_suppress_sql, 2, p, n, NULL);
+}
+
+int
+import_finish(struct derr *e, struct importer *im, time_t now,
+    struct import_counts *n)
+{
+	const char *p[2] = { im->campaign, im->customer };
+	long long rows = 0, staged, scheduled, suppressed;
+	struct copyw *w = im->copy;
+
+	im->copy = NULL;
+	if (w == NULL)
+		return derr_set(e, EX_SOFTWARE, "import: finished after cancel");
+	if (copyw_end(e, w, &rows) == -1)
+		return -1;
+	if (im->direct)
+		im->direct_rows = rows;
+	staged = im->direct ? 0 : rows;
+	n->updated = n->inserted = n->suppressed = n->scheduled = 0;
+	if (staged > 0 && im->update &&
+	    count2(e, im->conn, update_sql, 1, p, &n->updated, NULL) == -1)
+		return -1;
+	if (staged > 0 && insert_rows(e, im, p, n) == -1)
+		return -1;
+	n->duplicates = staged - n->inserted - n->updated;
+	n->inserted += im->direct_rows;
+	if (im->spool != NULL && im->direct_rows > 0) {
+		if (suppress_direct(e, im, p, &suppressed) == -1)
+			return -1;
+		n->suppressed += suppressed;
+	}
+	if (im->running && n->inserted > n->suppressed) {
+		if (schedule_first_steps(e, im->conn, im->campaign, now, &scheduled) == -1)
+			return -1;
+		n->scheduled = scheduled;
+	}
+	return 0;
+}
+
+void
+import_free(struct importer *im)
+{
+	if (im == NULL)
+		return;
+	copyw_abort(im->copy, "import abandoned");
+	free(im->bloom);
+	if (im->spool != NULL)
+		fclose(im->spool);
+	free(im->customer);
+	free(im);
+}

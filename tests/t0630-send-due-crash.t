@@ -1,0 +1,83 @@
+#!/bin/bash
+# Never twice, never lost, even when things break mid-send: send-due killed
+# with SIGKILL again and again; Graph answering 504 after it really sent;
+# the connection reset on the send; a process killed right after it
+# committed 'sending'. Later runs reconcile every step from its draft.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-send.sh"
+plan 15
+db_fresh
+send_env
+
+for i in 1 2 3 4 5; do
+	id=$(connect_mailbox acme "m$i@acme.example") || { echo "Bail out! cannot connect"; exit 1; }
+	make_campaign "$id" 40
+done
+sql "UPDATE drip.email_identity SET rate_per_minute = 10000, daily_cap = 100000" >/dev/null
+
+# --- SIGKILL, five times, at random moments of a run
+faults '{"latency_ms": 150}'
+interrupted=0
+for k in 1 2 3 4 5; do
+	send --max-seconds 30 >/dev/null 2>&1 &
+	pid=$!
+	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	interrupted=$((interrupted + $(rows email_campaign_prospect_step "status IN ('claimed', 'sending')")))
+done
+ok 'the kills left steps claimed or sending behind' test "$interrupted" -gt 0
+faults '{}'
+drain 10
+is "$(wc -l <"$MOCK_SENT_LOG" | tr -d ' ')" 200 'after five kills and later runs, 200 messages delivered'
+is "$(sent_steps | sort | uniq -d | wc -l | tr -d ' ')" 0 'none twice'
+is "$(rows email_campaign_prospect_step "status = 'sent'")" 200 'every step is recorded sent'
+is "$(rows email_campaign_prospect_step "status <> 'sent'")" 0 'nothing left claimed, sending, or in review'
+is "$(rows email_event "type = 'sent'")" 200 'one sent event per step'
+
+# --- 504 after Graph really sent: reconciled as sent, not sent again
+make_campaign 1 3
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "status": 504, "after_send": true, "count": 3}]}'
+run send
+is "$(printf '%s' "$out" | jq -c '[.claimed, .sent]')" '[3,0]' '504 on the send: not counted as sent'
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" 3 'the steps stay sending'
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
+run send
+is "$(printf '%s' "$out" | jq -c '[.reconciled, .sent]')" '[3,3]' 'the next run finds them sent: reconciled'
+is "$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" 3 'and the mock delivered each once'
+
+# --- connection reset on the send, before Graph took it: sent by reconciling
+make_campaign 1 2
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "reset": true, "count": 2}]}'
+send >/dev/null 2>&1
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
+send >/dev/null 2>&1
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'"):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '2:2' \
+	'a reset send: the draft is still a draft, so it is sent now, once'
+
+# --- killed right after committing 'sending', the send under way
+make_campaign 1 1
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "latency_ms": 1500, "count": 1}]}'
+send >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 100); do
+	[ "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" = 1 ] && break
+	sleep 0.05
+done
+kill -9 $pid; wait $pid 2>/dev/null
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" 1 'killed with the step committed sending'
+sleep 2	# let the mock finish the send it had started, or not
+faults '{}'
+drain 3
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'")" 1 'a later run reconciles it'
+is "$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" 1 'delivered exactly once'
+
+is "$(sent_steps | sort | uniq -d | wc -l | tr -d ' ')" 0 'over the whole file, no step delivered twice'
