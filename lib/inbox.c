@@ -220,6 +220,21 @@ explain_identity(struct inboxer *ib)
 /* --- one message ---------------------------------------------------------- */
 
 /*
+ * A value from the message that PostgreSQL will take as text: valid
+ * UTF-8, and short enough for an index (a btree entry holds some 2,700
+ * bytes). What a sender put in a message must never stop the mailbox.
+ */
+static const char *
+usable(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max || !utf8_valid(s, n))
+		return NULL;
+	return s;
+}
+
+/*
  * Classify one message of a delta page and record it (in the page's
  * transaction). Graph sends changes to messages too (read, flagged,
  * moved): those have no sender or body and classify as nothing.
@@ -235,6 +250,7 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	char *refs, mailbox[24], received_now[RFC3339_LEN];
 	const char *refv[INBOUND_REFS_MAX];
 	PGresult *r;
+	time_t when;
 	size_t i, n;
 
 	if (json_object_object_get_ex(msg, "@removed", NULL))
@@ -268,17 +284,19 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	if (v.class == INBOUND_OTHER)
 		return 0;
 
-	inbound_id = jstr(msg, "internetMessageId");
-	if (inbound_id == NULL || *inbound_id == '\0')
-		inbound_id = jstr(msg, "id");
-	if (inbound_id == NULL) {
-		note(ib, LOG_WARNING, "identity %lld: a message without an id: skipped", mb->id);
+	if ((inbound_id = usable(jstr(msg, "internetMessageId"), 998)) == NULL &&
+	    (inbound_id = usable(jstr(msg, "id"), 998)) == NULL) {
+		note(ib, LOG_WARNING, "identity %lld: a message without a usable id: skipped",
+		    mb->id);
 		return 0;
 	}
-	if ((received = jstr(msg, "receivedDateTime")) == NULL) {
+	if ((received = jstr(msg, "receivedDateTime")) == NULL ||
+	    rfc3339_parse(received, &when) == -1) {
 		rfc3339(received_now, clock_now());
 		received = received_now;
 	}
+	m.from = usable(m.from, EMAIL_MAX);
+	m.subject = usable(m.subject, JSTR_MAX);
 	kind = inbound_class_name(v.class);
 	for (i = 0; i < v.nrefs; i++)
 		refv[i] = v.refs[i];
@@ -292,14 +310,14 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	if (v.class == INBOUND_BOUNCE || v.class == INBOUND_DELAY)
 		json_object_object_add(detail, "recipient", v.address[0] ?
 		    json_object_new_string(v.address) : NULL);
-	json_object_object_add(detail, "graph_id", jstr(msg, "id") ?
+	json_object_object_add(detail, "graph_id", usable(jstr(msg, "id"), 998) ?
 	    json_object_new_string(jstr(msg, "id")) : NULL);
 	snprintf(mailbox, sizeof(mailbox), "%lld", mb->id);
 	p[0] = mailbox;
 	p[1] = inbound_id;
 	p[2] = kind;
 	p[3] = refs;
-	p[4] = jstr(msg, "conversationId");
+	p[4] = usable(jstr(msg, "conversationId"), 998);
 	p[5] = v.address[0] ? v.address : NULL;
 	p[6] = received;
 	p[7] = v.status[0] ? v.status : NULL;

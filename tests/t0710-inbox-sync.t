@@ -8,7 +8,7 @@
 # shellcheck disable=SC2016 # jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 54
+plan 55
 db_fresh
 send_env
 ME=sales@acme.example
@@ -134,6 +134,15 @@ is "$(summary '.resyncs, .messages, .replied, .duplicates') $(sql "SELECT count(
 	"[1,10,0,9] $((before + 1))" 'resyncRequired is a resync too; still nothing twice'
 run inbox-sync
 is "$(summary '.resyncs, .messages')" '[0,0]' 'and the new delta link holds'
+
+# --- what a sender writes cannot stop the mailbox -------------------------------
+long="<$(head -c 3000 /dev/zero | tr '\0' a)@example.com>"
+inject "$(jq -nc --arg id "$long" --arg r "$(imid "$(p 8)")" --arg a "$(p 8)" '{subject: "RE: Hello P8",
+	body: "Sure.", from: {emailAddress: {address: $a}}, internetMessageId: $id,
+	internetMessageHeaders: [{name: "In-Reply-To", value: $r}]}')" >/dev/null
+run inbox-sync
+is "$rc $(summary .replied) $(pstatus "$(p 8)") $(sql "SELECT length(inbound_message_id) < 998 FROM drip.email_event e JOIN drip.email_campaign_prospect p ON p.id = e.prospect_id WHERE p.email = '$(p 8)' AND e.inbound_message_id IS NOT NULL")" \
+	'0 [1] replied t' 'a 3,000-byte Message-ID (too long for an index) is recorded under its Graph id'
 
 # --- the last step answered; campaigns that run out of prospects ----------------
 make_campaign "$me" 1 '{"templates": [{"subject": "One", "body_text": "Only one"}]}'
