@@ -91,6 +91,14 @@ deps:
 check: deps all units
 	@O=$(O) VALGRIND=$(VALGRIND) sh tests/run $(T)
 
+# Fuzzing (clang, libFuzzer): tests/fuzz/README.md. fuzz runs each harness
+# FUZZ_SECONDS; fuzz-ci replays the seed corpora and runs each for 10 s.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run
+fuzz-ci: deps
+	@sh tests/fuzz/run --ci
+
 demo: deps all
 	@O=$(O) sh examples/demo.sh
 
@@ -127,7 +135,7 @@ clean:
 print-tools:
 	@echo $(TOOLS)
 
-.PHONY: all units deps check demo demo-stop install uninstall clean print-tools
+.PHONY: all units deps check fuzz fuzz-ci demo demo-stop install uninstall clean print-tools
 .SUFFIXES:
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -8,8 +8,13 @@
 static const char usage[] =
     "usage: campaign-create [-qvV] [-d conninfo]\n";
 
-/* A campaign may carry 100,000 prospects: allow far more than one line. */
-#define INPUT_MAX	((size_t)512 * 1024 * 1024)
+/*
+ * A campaign may carry 100,000 prospects (about 16 MB of JSON): allow twice
+ * that, not more, since the whole object is held in memory, up to 25 bytes
+ * for every byte read when the objects are tiny. Longer lists stream
+ * through prospect-import.
+ */
+#define INPUT_MAX	((size_t)32 * 1024 * 1024)
 
 static json_object *
 read_input(void)

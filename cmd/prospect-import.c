@@ -247,10 +247,18 @@ static struct column *
 read_header(struct run *r, struct csv *c, struct map *maps, size_t nmaps)
 {
 	struct column *cols;
+	struct derr e;
 	size_t i, j, n = csv_nfields(c), len;
 	const char *h, *target;
 	int email = 0;
 
+	/* Each key of fields a column, and the six fields: more is not a
+	 * prospect list (and would make the check for repeats below slow). */
+	if (n > PROSPECT_KEYS_MAX + 6) {
+		derr_set(&e, EX_DATAERR, "header: %zu columns, more than %d",
+		    n, PROSPECT_KEYS_MAX + 6);
+		fail(r, &e);
+	}
 	if ((cols = calloc(n, sizeof(*cols))) == NULL)
 		die(EX_OSERR, "out of memory");
 	for (i = 0; i < n; i++) {

@@ -76,10 +76,14 @@ invalid(struct input *in, const char *fmt, ...)
 static int
 read_line(struct input *in)
 {
+	const char *end;
 	size_t len;
 	int c;
 
 	for (;;) {
+		/* fgets() says nothing of a NUL byte in the line: find its own
+		 * terminator, the last NUL before the untouched filler */
+		memset(in->buf, 1, sizeof(in->buf));
 		if (fgets(in->buf, sizeof(in->buf), stdin) == NULL) {
 			if (ferror(stdin))
 				die(EX_IOERR, "read standard input: %s", strerror(errno));
@@ -87,6 +91,14 @@ read_line(struct input *in)
 		}
 		in->line++;
 		len = strlen(in->buf);
+		end = memrchr(in->buf, '\0', sizeof(in->buf));
+		if (end != in->buf + len) {
+			if (end[-1] != '\n')	/* the rest of the line */
+				while ((c = getchar()) != EOF && c != '\n')
+					;
+			invalid(in, "line %ld: a NUL byte", in->line);
+			continue;
+		}
 		if (len > LINE_MAX_IN && in->buf[len - 1] != '\n') {
 			while ((c = getchar()) != EOF && c != '\n')
 				;
@@ -102,19 +114,25 @@ read_line(struct input *in)
 	}
 }
 
-/* Exactly one JSON value, strictly (RFC 8259, valid UTF-8), or NULL. */
+/*
+ * Exactly one JSON value, strictly (RFC 8259, valid UTF-8, no key twice in
+ * an object), or NULL and why.
+ */
 static json_object *
-parse_strict(const char *text)
+parse_strict(const char *text, char *why, size_t whysz)
 {
 	json_tokener *tok;
 	json_object *v;
 	size_t len = strlen(text);
+	long line;
 
 	if ((tok = json_tokener_new()) == NULL)
 		die(EX_OSERR, "out of memory");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	v = json_tokener_parse_ex(tok, text, (int)len);
-	if (v != NULL && json_tokener_get_parse_end(tok) != len) {
+	strlcpy(why, "invalid JSON", whysz);
+	if (v != NULL && (json_tokener_get_parse_end(tok) != len ||
+	    json_strict_check(text, len, &line, why, whysz) != 0)) {
 		json_object_put(v);
 		v = NULL;
 	}
@@ -127,11 +145,12 @@ static int
 json_value(struct input *in, struct value *v)
 {
 	struct vlist errs = { .n = 0 };
+	char why[160];
 	size_t i;
 
 	json_object_put(in->obj);
-	if ((in->obj = parse_strict(in->text)) == NULL) {
-		invalid(in, "line %ld: invalid JSON", in->line);
+	if ((in->obj = parse_strict(in->text, why, sizeof(why))) == NULL) {
+		invalid(in, "line %ld: %s", in->line, why);
 		return -1;
 	}
 	if (jread_check(in->obj, "", entry_fields, &errs) != 0) {

@@ -243,10 +243,12 @@ window_days(json_object *days, const char *path, struct vlist *errs)
 	int d;
 
 	for (i = 0; i < n; i++) {
-		d = word_index(day_names, 7,
-		    json_object_get_string(json_object_array_get_idx(days, i)));
-		if (d < 0)
-			return 0;	/* reported by jread_check */
+		json_object *day = json_object_array_get_idx(days, i);
+
+		/* null or not a word: reported by jread_check */
+		if (!json_object_is_type(day, json_type_string) ||
+		    (d = word_index(day_names, 7, json_object_get_string(day))) < 0)
+			return 0;
 		bit = 1u << d;
 		if (bits & bit) {
 			vlist_add(errs, "%s: %s appears twice",

@@ -22,12 +22,29 @@ db_conninfo(const char *option)
 	return "";	/* libpq's PG* environment and defaults */
 }
 
+/*
+ * libpq's messages end in a newline and may hold more lines ("...failed:
+ * No such file or directory\n\tIs the server running..."): diagnostics are
+ * one line each, so line breaks and the indentation after them become one
+ * space.
+ */
 static void
 chomp(char *s)
 {
-	size_t n = strlen(s);
+	char *r, *w;
+	size_t n;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+	for (r = w = s; *r != '\0'; r++) {
+		if (*r == '\n' || *r == '\r') {
+			while (r[1] == '\n' || r[1] == '\r' || r[1] == '\t' || r[1] == ' ')
+				r++;
+			*w++ = ' ';
+		} else
+			*w++ = *r == '\t' ? ' ' : *r;
+	}
+	*w = '\0';
+	n = (size_t)(w - s);
+	while (n > 0 && s[n - 1] == ' ')
 		s[--n] = '\0';
 }
 

@@ -106,7 +106,8 @@ struct jfield {
 	unsigned	  flags;
 	const struct jfield *sub;	/* JK_OBJECT, JK_ARRAY of JK_OBJECT */
 	enum jkind	  elem;		/* JK_ARRAY */
-	long long	  min, max;	/* JK_INT when min < max; lengths of arrays */
+	long long	  min, max;	/* JK_INT when min < max; lengths of arrays;
+					 * JK_STRMAP: at most max keys (0: any) */
 	size_t		  maxlen;	/* JK_STRING; 0 means JSTR_MAX */
 	/* Value check: NULL if fine, else why (e.g. "invalid time zone"). */
 	const char	*(*check)(json_object *);
@@ -135,6 +136,7 @@ json_object *json_read_one(int fd, struct derr *);	/* exactly one object */
 /* prospect.c: one prospect, as campaign-create and prospect-import read it */
 #define PROSPECT_NAME_MAX	200
 #define PROSPECT_FIELD_MAX	4096
+#define PROSPECT_KEYS_MAX	1000	/* keys in fields */
 struct prospect {
 	char		 email[EMAIL_MAX + 1];	/* domain lower-cased */
 	const char	*first_name, *last_name, *company, *title;
@@ -712,6 +714,13 @@ struct inbox_stats {
 /* -1: the run stopped (database, key, --identity); a mailbox's own trouble
  * is counted in errors and code, and the others are still read. */
 int	inbox_sync(struct derr *, const struct inbox_opts *, struct inbox_stats *);
+
+/* jstrict.c: what json-c takes and drip refuses: a key given twice in one
+ * object, a key with a NUL in it, a raw control character in a string */
+/* 1: the first in the text: *line (from 1) and msg ("duplicate key \"x\"");
+ * 0: none; -1: out of memory */
+int	json_strict_check(const char *text, size_t len, long *line, char *msg,
+	    size_t msgsz);
 
 #include "banned.h"
 #endif

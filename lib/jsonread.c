@@ -19,6 +19,34 @@ static const char *const kind_names[] = {
 	[JK_ARRAY] = "an array", [JK_STRMAP] = "an object of strings",
 };
 
+/*
+ * A key as it goes into a path: control characters (which a key may hold,
+ * escaped, in valid JSON) written as \uXXXX, so that a message naming it
+ * stays one line and cannot move a terminal's cursor.
+ */
+static void
+key_copy(char *dst, size_t len, const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *name != '\0' && o + 1 < len; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (c >= 0x20 && c != 0x7f) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		if (o + 7 > len)
+			break;
+		memcpy(dst + o, "\\u00", 4);
+		dst[o + 4] = hex[c >> 4];
+		dst[o + 5] = hex[c & 0xf];
+		o += 6;
+	}
+	dst[o] = '\0';
+}
+
 /* Called for every field of every row an import reads: no snprintf. */
 const char *
 jpath(char *buf, size_t len, const char *parent, const char *name, long index)
@@ -35,7 +63,7 @@ jpath(char *buf, size_t len, const char *parent, const char *name, long index)
 	if (*parent != '\0' && n + 1 < len)
 		buf[n++] = '.', buf[n] = '\0';
 	if (n < len)
-		strlcpy(buf + n, name, len - n);
+		key_copy(buf + n, len - n, name);
 	return buf;
 }
 
@@ -121,11 +149,16 @@ check_array(json_object *v, const char *path, const struct jfield *f,
 }
 
 static int
-check_strmap(json_object *v, const char *path, size_t maxlen, struct vlist *errs)
+check_strmap(json_object *v, const char *path, const struct jfield *f,
+    struct vlist *errs)
 {
 	char sub[256];
 	int bad = 0;
 
+	if (f->max > 0 && json_object_object_length(v) > f->max) {
+		vlist_add(errs, "%s: more than %lld keys", path, f->max);
+		return 1;
+	}
 	json_object_object_foreach(v, key, val) {
 		jpath(sub, sizeof(sub), path, key, 0);
 		if (!utf8_valid(key, strlen(key)))
@@ -133,7 +166,7 @@ check_strmap(json_object *v, const char *path, size_t maxlen, struct vlist *errs
 		else if (!json_object_is_type(val, json_type_string))
 			vlist_add(errs, "%s: must be a string", sub), bad++;
 		else
-			bad += check_string(val, sub, maxlen, 0, errs);
+			bad += check_string(val, sub, f->maxlen, 0, errs);
 	}
 	return bad;
 }
@@ -174,7 +207,7 @@ check_value(json_object *v, const char *path, const struct jfield *f,
 	case JK_INT:	bad = check_int(v, path, f, errs); break;
 	case JK_OBJECT:	bad = jread_check(v, path, f->sub, errs); break;
 	case JK_ARRAY:	bad = check_array(v, path, f, errs); break;
-	case JK_STRMAP:	bad = check_strmap(v, path, f->maxlen, errs); break;
+	case JK_STRMAP:	bad = check_strmap(v, path, f, errs); break;
 	case JK_BOOL:	break;
 	}
 	/* Array checks apply to elements (in check_array), not the array. */

@@ -29,6 +29,8 @@ struct jstream {
 	size_t		 rawlen, rawcap;
 	int		 dead;		/* an error we cannot resume after */
 	int		 array;		/* inside a top-level array: AR_* */
+	size_t		 cost;		/* memory the current value will take */
+	int		 in_str, esc;	/* where weigh() is in its text */
 };
 
 /* jstream_array(): where we are in a top-level array */
@@ -102,6 +104,9 @@ keep_raw(struct jstream *js, const char *p, size_t n, struct derr *e)
 
 	if (js->rawlen + n > js->max) {
 		js->dead = 1;
+		if (js->max % (1024 * 1024) == 0)
+			return derr_set(e, EX_DATAERR, "line %ld: value larger than "
+			    "%zu MiB, the limit", js->vline, js->max / (1024 * 1024));
 		return derr_set(e, EX_DATAERR, "line %ld: value larger than %zu bytes",
 		    js->vline, js->max);
 	}
@@ -120,6 +125,50 @@ keep_raw(struct jstream *js, const char *p, size_t n, struct derr *e)
 	js->rawlen += n;
 	js->raw[js->rawlen] = '\0';
 	return 0;
+}
+
+/*
+ * What json-c holds for the text it consumed, roughly (measured with
+ * json-c 0.16): an object about 800 bytes (its hash table), an array 160,
+ * any other value about 100 whatever its text, plus the text itself.
+ * A value may cost JSTREAM_COST times max_object: the byte limit alone
+ * would let 16 MiB of "{}," take 4 GiB.
+ */
+#define JSTREAM_COST	16
+#define COST_OBJECT	800
+#define COST_ARRAY	160
+#define COST_VALUE	100
+
+static int
+weigh(struct jstream *js, const char *p, size_t n, struct derr *e)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (js->in_str) {
+			if (js->esc)
+				js->esc = 0;
+			else if (p[i] == '\\')
+				js->esc = 1;
+			else if (p[i] == '"')
+				js->in_str = 0;
+			continue;
+		}
+		switch (p[i]) {
+		case '"':	js->in_str = 1; break;
+		case '{':	js->cost += COST_OBJECT; break;
+		case '[':	js->cost += COST_ARRAY; break;
+		case ',':
+		case ':':	js->cost += COST_VALUE; break;
+		}
+	}
+	js->cost += n;
+	if (js->cost / JSTREAM_COST <= js->max)
+		return 0;
+	js->dead = 1;
+	return derr_set(e, EX_DATAERR, "line %ld: value has too many objects, "
+	    "arrays or elements: it would take more than %zu MiB of memory",
+	    js->vline, js->max / (1024 * 1024) * JSTREAM_COST);
 }
 
 static void
@@ -235,6 +284,48 @@ array_step(struct jstream *js, struct derr *e)
 }
 
 /*
+ * A value json-c parsed, unless its text has what json-c takes and strict
+ * JSON or drip does not: a key twice in one object (json-c keeps the last
+ * silently), a key with a NUL in it (json-c cuts it there), a raw control
+ * character in a string. Then the value is dropped and reading may go on
+ * (-1); -2 when memory ran out.
+ */
+static int
+strict_ok(struct jstream *js, json_object *v, struct derr *e)
+{
+	char msg[160];
+	long line;
+	int rc;
+
+	if (!json_object_is_type(v, json_type_object) &&
+	    !json_object_is_type(v, json_type_array) &&
+	    !json_object_is_type(v, json_type_string))
+		return 1;
+	rc = json_strict_check(js->raw, js->rawlen, &line, msg, sizeof(msg));
+	if (rc == 0)
+		return 1;
+	json_object_put(v);
+	if (rc == -1) {
+		js->dead = 1;
+		return derr_set(e, EX_OSERR, "out of memory"), -2;
+	}
+	return derr_set(e, EX_DATAERR, "line %ld: %s", js->vline + line - 1, msg);
+}
+
+/* json-c's words, but a NUL byte is not "unexpected end of data". */
+static const char *
+error_why(const struct jstream *js, enum json_tokener_error jerr)
+{
+	size_t at = js->pos + json_tokener_get_parse_end(js->tok);
+
+	/* json-c stops on the NUL, or just after it inside a string */
+	if ((at < js->len && js->buf[at] == '\0') ||
+	    (at > js->pos && at <= js->len && js->buf[at - 1] == '\0'))
+		return "a NUL byte";
+	return json_tokener_error_desc(jerr);
+}
+
+/*
  * 1: a value; 0: end of input; -1: a bad value, skipped to the end of its
  * line (a caller that keeps going may call again); -2: cannot go on.
  */
@@ -259,6 +350,8 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 		return 0;
 	js->vline = js->line;
 	js->rawlen = 0;
+	js->cost = 0;
+	js->in_str = js->esc = 0;
 	json_tokener_reset(js->tok);
 	for (;;) {
 		n = js->len - js->pos;
@@ -271,14 +364,19 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 			return -2;
 		}
 		count_lines(js, js->buf + js->pos, used);
+		if (weigh(js, js->buf + js->pos, used, e) == -1) {
+			json_object_put(v);
+			return -2;
+		}
 		js->pos += used;
 		if (v != NULL) {
-			*out = v;
-			return 1;
+			if ((rc = strict_ok(js, v, e)) == 1)
+				*out = v;
+			return rc;
 		}
 		if (jerr != json_tokener_continue) {
 			derr_set(e, EX_DATAERR, "line %ld: invalid JSON: %s", js->line,
-			    json_tokener_error_desc(jerr));
+			    error_why(js, jerr));
 			/* Inside an array there is no line to resume at. */
 			if (js->array != AR_NONE)
 				return js->dead = 1, -2;

@@ -29,7 +29,8 @@ const struct jfield prospect_fields[] = {
 	{ "company",	JK_STRING, JF_NULLABLE, .maxlen = PROSPECT_NAME_MAX },
 	{ "title",	JK_STRING, JF_NULLABLE, .maxlen = PROSPECT_NAME_MAX },
 	{ "timezone",	JK_STRING, JF_NULLABLE, .check = jcheck_timezone, .maxlen = 64 },
-	{ "fields",	JK_STRMAP, JF_NULLABLE, .maxlen = PROSPECT_FIELD_MAX },
+	{ "fields",	JK_STRMAP, JF_NULLABLE, .maxlen = PROSPECT_FIELD_MAX,
+	    .max = PROSPECT_KEYS_MAX },
 	{ .name = NULL }
 };
 

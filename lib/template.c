@@ -122,10 +122,24 @@ escaped(const char *text, const char *open)
 	return open > text && open[-1] == '\\';
 }
 
+/* A bad name as a message shows it: control characters as '?'. */
+static const char *
+shown_name(const struct tvar *v, char out[TMPL_NAME_MAX + 1])
+{
+	size_t i;
+
+	for (i = 0; i < v->namelen && i < TMPL_NAME_MAX; i++)
+		out[i] = (unsigned char)v->name[i] < 0x20 || v->name[i] == 0x7f ?
+		    '?' : v->name[i];
+	out[i] = '\0';
+	return out;
+}
+
 int
 tmpl_check(const char *text, const char *path, struct vlist *errs)
 {
 	const char *p = text, *open, *why;
+	char shown[TMPL_NAME_MAX + 1];
 	struct tvar v;
 	long line, col;
 	int bad = 0;
@@ -141,8 +155,8 @@ tmpl_check(const char *text, const char *path, struct vlist *errs)
 		}
 		position(text, open, &line, &col);
 		if (strcmp(why, "invalid variable name") == 0)
-			vlist_add(errs, "%s: invalid variable name '%.*s' at line %ld, column %ld",
-			    path, (int)v.namelen, v.name, line, col);
+			vlist_add(errs, "%s: invalid variable name '%s' at line %ld, column %ld",
+			    path, shown_name(&v, shown), line, col);
 		else
 			vlist_add(errs, "%s: %s at line %ld, column %ld", path, why, line, col);
 		bad++;

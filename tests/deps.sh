@@ -19,6 +19,12 @@ command -v prove >/dev/null 2>&1 || need perl
 command -v mandoc >/dev/null 2>&1 || need mandoc
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need postgresql
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || need tzdata
+# make fuzz, fuzz-ci: clang with libFuzzer's runtime
+command -v clang >/dev/null 2>&1 || need clang
+ls "$(clang -print-resource-dir 2>/dev/null)"/lib/linux/libclang_rt.fuzzer-*.a \
+	>/dev/null 2>&1 || need libclang-rt-dev
+# make check VALGRIND=1
+[ -z "${VALGRIND:-}" ] || command -v valgrind >/dev/null 2>&1 || need valgrind
 
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -25,7 +25,8 @@ is "$rc" 1 'ci-import.sh fails the pipeline when too many rows are invalid'
 is "$(tail -n +2 "$T/rejects.csv" | tr '\n' ' ')" 'bad,Bad worse@,Worse ' 'and keeps the rejected lines to fix'
 
 # pause-bouncing.sh: a campaign that bounced too much is paused
-make_campaign 1 4
+make_campaign 1 4 '{"templates": [{"subject": "Hello", "body_text": "Hi"},
+	{"subject": "Re: Hello", "body_text": "Again", "delay_days": 3, "thread": "reply"}]}'
 c=$CID
 faults "{\"invalid_recipients\": [\"p0@k$K.example\", \"p1@k$K.example\"]}"
 sql "UPDATE drip.email_identity SET rate_per_minute = 1000, daily_cap = 1000" >/dev/null
