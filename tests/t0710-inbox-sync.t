@@ -8,7 +8,7 @@
 # shellcheck disable=SC2016 # jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 55
+plan 58
 db_fresh
 send_env
 ME=sales@acme.example
@@ -224,3 +224,22 @@ is "$(summary '.identities, .errors')" '[3,1]' 'the other mailboxes were read'
 # --- standard output is one JSON object ---------------------------------------------
 run inbox-sync -q
 is "$(printf '%s\n' "$out" | jq -c 'type' | tr '\n' ' ')$err" '"object" ' '-q: the summary only, nothing on standard error'
+
+# --- least privilege: drip_sender runs inbox-sync, drip_reader reads events ------------
+u=$(echo "$_tap_db" | tr -c 'a-z0-9\n' _)
+sql "SET client_min_messages = warning; DROP ROLE IF EXISTS ${u}_send; DROP ROLE IF EXISTS ${u}_read; DROP ROLE IF EXISTS ${u}_cust;
+CREATE ROLE ${u}_send LOGIN IN ROLE drip_sender;
+CREATE ROLE ${u}_read LOGIN IN ROLE drip_reader;
+CREATE ROLE ${u}_cust LOGIN IN ROLE drip_customer;
+INSERT INTO drip.customer_role VALUES ('${u}_cust', 'beta');
+INSERT INTO drip.email_event (customer_id, type, identity_id) VALUES ('beta', 'failed', $other);"
+at_exit "sql 'DROP OWNED BY ${u}_send, ${u}_read, ${u}_cust; DROP ROLE ${u}_send; DROP ROLE ${u}_read; DROP ROLE ${u}_cust'"
+answer optout "$(p 9)" >/dev/null
+run inbox-sync -d "$DATABASE_URL user=${u}_send"
+is "$rc $(summary .unsubscribed) $(pstatus "$(p 9)") $(suppressed "$(p 9)")" '0 [1] unsubscribed unsubscribe' \
+	'as a role with drip_sender only, inbox-sync records an opt-out: steps, prospect, suppression'
+run events -d "$DATABASE_URL user=${u}_read" -t unsubscribed
+is "$rc $(printf '%s\n' "$out" | wc -l)" "0 $(rows email_event "type = 'unsubscribed'")" 'drip_reader is enough for events'
+run events -d "$DATABASE_URL user=${u}_cust"
+is "$rc $(printf '%s\n' "$out" | jq -r .customer_id | sort -u | tr '\n' ' ')" '0 beta ' \
+	'a customer-scoped role sees only its customer'"'"'s events'
