@@ -368,14 +368,18 @@ delta_op(struct graph *g, struct derr *e, const char *token, void *arg,
 }
 
 /*
- * Commit a page: still ours (else 0: another worker has the mailbox now),
- * every message recorded, the next link stored, the lease renewed; and,
- * on the last page, the mailbox released as up to date. 1: committed.
+ * Commit a page: every message recorded, the next link stored, the lease
+ * renewed, and, on the last page, the mailbox released as up to date; all
+ * only while the claim is still ours (else 0: another worker has the
+ * mailbox now, and nothing of the page is kept). The mailbox's row is
+ * updated last, so it is locked for the commit only: send-due skips a
+ * locked mailbox when it claims. 1: committed.
  */
 static int
 commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
     const char *next, const char *delta)
 {
+	struct inbox_stats before = *ib->st;
 	char id[24], lease[16];
 	const char *p[5];
 	PGresult *r;
@@ -391,6 +395,10 @@ commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
 	p[4] = delta != NULL ? "t" : "f";
 	if (db_begin(ib->e, ib->db) == -1)
 		return -1;
+	n = json_object_array_length(value);
+	for (i = 0; i < n; i++)
+		if (one_message(ib, mb, json_object_array_get_idx(value, i)) == -1)
+			goto fail;
 	r = db_exec(ib->e, ib->db, "UPDATE drip.email_identity SET delta_link = $3,"
 	    " sync_lease_until = CASE WHEN $5::boolean THEN NULL"
 	    "     ELSE now() + make_interval(secs => $4::int) END,"
@@ -403,12 +411,9 @@ commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
 	PQclear(r);
 	if (!ours) {
 		db_rollback(ib->db);
+		*ib->st = before;
 		return 0;
 	}
-	n = json_object_array_length(value);
-	for (i = 0; i < n; i++)
-		if (one_message(ib, mb, json_object_array_get_idx(value, i)) == -1)
-			goto fail;
 	if (db_commit(ib->e, ib->db) == -1)
 		goto fail;
 	return 1;
