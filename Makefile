@@ -99,6 +99,10 @@ fuzz: deps
 fuzz-ci: deps
 	@sh tests/fuzz/run --ci
 
+# Benchmarks: minutes long, not part of check; see tests/bench/README.md.
+bench: all
+	@for b in tests/bench/bench-*.sh; do O=$(O) bash $$b || exit 1; done
+
 demo: deps all
 	@O=$(O) sh examples/demo.sh
 
@@ -135,7 +139,7 @@ clean:
 print-tools:
 	@echo $(TOOLS)
 
-.PHONY: all units deps check fuzz fuzz-ci demo demo-stop install uninstall clean print-tools
+.PHONY: all units deps check fuzz fuzz-ci bench demo demo-stop install uninstall clean print-tools
 .SUFFIXES:
 .DELETE_ON_ERROR:
 .SECONDARY:

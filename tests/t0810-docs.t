@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 tools=$(make -s -C "$DRIP_TOP" print-tools)
 set -- $tools
-plan $(( $# * 6 + 1 ))
+plan $(( $# * 6 + 4 ))
 
 lint=$(mandoc -Tlint -Wwarning "$DRIP_TOP"/man/*.[1-9] 2>&1)
 is "$lint" '' 'mandoc -Tlint reports nothing above style level on any page'
@@ -33,3 +33,16 @@ for t in $tools; do
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$DRIP_TOP/completions/bash/$t" "$t" | sort | tr '\n' ' ')
 	like "$offered" '--help .*--version' "bash completes $t's long options (--help, --version, ...)"
 done
+
+# A few Tabs a user would press: subcommands, fixed values, a prefix.
+tab() {	# tool word... : what bash offers after the last word
+	bash -c '
+		t=$1; shift; . "$0"; COMP_WORDS=("$t" "$@"); COMP_CWORD=$#
+		f=$(complete -p "$t" | sed -E "s/.*-F ([^ ]+).*/\1/")
+		"$f" "$t" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' "$DRIP_TOP/completions/bash/$1" "$@" | tr '\n' ' '
+}
+like "$(tab suppress '')" '^add remove list check ' 'suppress <Tab> offers add, remove, list, check'
+like "$(tab events --type '')" 'sent failed bounced suppressed deferred replied unsubscribed' \
+	'events --type <Tab> offers the event types'
+is "$(tab prospect-import --c)" '--campaign --csv ' 'prospect-import --c<Tab> offers --campaign and --csv'

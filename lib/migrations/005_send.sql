@@ -33,6 +33,16 @@ CREATE INDEX email_campaign_prospect_step_campaign_claims
 	WHERE claimed_at IS NOT NULL;
 CREATE INDEX email_campaign_prospect_step_prospect
 	ON drip.email_campaign_prospect_step (prospect_id, status);
+-- What is due for one campaign, read without touching its future steps or
+-- other campaigns' due ones: claim_due's per-mailbox statements ask this.
+CREATE INDEX email_campaign_prospect_step_campaign_due
+	ON drip.email_campaign_prospect_step (campaign_id, due_at)
+	WHERE status = 'scheduled';
+-- A step's template by (campaign_id, step), as mark_sent and send-due's
+-- details query look it up: the unique (customer_id, campaign_id, step)
+-- index cannot serve that, and a scan of it grows with every campaign.
+CREATE INDEX email_campaign_template_campaign_step
+	ON drip.email_campaign_template (campaign_id, step);
 
 -- Statuses that count against a daily cap: messages sent or possibly sent.
 CREATE FUNCTION drip.counts_as_sent(status text) RETURNS boolean
