@@ -568,7 +568,7 @@ add_ref(struct inbound_verdict *v, const char *id, size_t len)
 	size_t i;
 
 	if (len < 3 || len >= INBOUND_REF_LEN || v->nrefs == INBOUND_REFS_MAX ||
-	    memchr(id, '@', len) == NULL)
+	    memchr(id, '@', len) == NULL || !utf8_valid(id, len))
 		return;
 	for (i = 0; i < v->nrefs; i++)
 		if (strlen(v->refs[i]) == len && memcmp(v->refs[i], id, len) == 0)

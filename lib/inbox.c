@@ -220,6 +220,21 @@ explain_identity(struct inboxer *ib)
 /* --- one message ---------------------------------------------------------- */
 
 /*
+ * A value from the message that PostgreSQL will take as text: valid
+ * UTF-8, and short enough for an index (a btree entry holds some 2,700
+ * bytes). What a sender put in a message must never stop the mailbox.
+ */
+static const char *
+usable(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max || !utf8_valid(s, n))
+		return NULL;
+	return s;
+}
+
+/*
  * Classify one message of a delta page and record it (in the page's
  * transaction). Graph sends changes to messages too (read, flagged,
  * moved): those have no sender or body and classify as nothing.
@@ -235,6 +250,7 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	char *refs, mailbox[24], received_now[RFC3339_LEN];
 	const char *refv[INBOUND_REFS_MAX];
 	PGresult *r;
+	time_t when;
 	size_t i, n;
 
 	if (json_object_object_get_ex(msg, "@removed", NULL))
@@ -268,17 +284,19 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	if (v.class == INBOUND_OTHER)
 		return 0;
 
-	inbound_id = jstr(msg, "internetMessageId");
-	if (inbound_id == NULL || *inbound_id == '\0')
-		inbound_id = jstr(msg, "id");
-	if (inbound_id == NULL) {
-		note(ib, LOG_WARNING, "identity %lld: a message without an id: skipped", mb->id);
+	if ((inbound_id = usable(jstr(msg, "internetMessageId"), 998)) == NULL &&
+	    (inbound_id = usable(jstr(msg, "id"), 998)) == NULL) {
+		note(ib, LOG_WARNING, "identity %lld: a message without a usable id: skipped",
+		    mb->id);
 		return 0;
 	}
-	if ((received = jstr(msg, "receivedDateTime")) == NULL) {
+	if ((received = jstr(msg, "receivedDateTime")) == NULL ||
+	    rfc3339_parse(received, &when) == -1) {
 		rfc3339(received_now, clock_now());
 		received = received_now;
 	}
+	m.from = usable(m.from, EMAIL_MAX);
+	m.subject = usable(m.subject, JSTR_MAX);
 	kind = inbound_class_name(v.class);
 	for (i = 0; i < v.nrefs; i++)
 		refv[i] = v.refs[i];
@@ -292,14 +310,14 @@ one_message(struct inboxer *ib, const struct mailbox *mb, json_object *msg)
 	if (v.class == INBOUND_BOUNCE || v.class == INBOUND_DELAY)
 		json_object_object_add(detail, "recipient", v.address[0] ?
 		    json_object_new_string(v.address) : NULL);
-	json_object_object_add(detail, "graph_id", jstr(msg, "id") ?
+	json_object_object_add(detail, "graph_id", usable(jstr(msg, "id"), 998) ?
 	    json_object_new_string(jstr(msg, "id")) : NULL);
 	snprintf(mailbox, sizeof(mailbox), "%lld", mb->id);
 	p[0] = mailbox;
 	p[1] = inbound_id;
 	p[2] = kind;
 	p[3] = refs;
-	p[4] = jstr(msg, "conversationId");
+	p[4] = usable(jstr(msg, "conversationId"), 998);
 	p[5] = v.address[0] ? v.address : NULL;
 	p[6] = received;
 	p[7] = v.status[0] ? v.status : NULL;
@@ -350,14 +368,18 @@ delta_op(struct graph *g, struct derr *e, const char *token, void *arg,
 }
 
 /*
- * Commit a page: still ours (else 0: another worker has the mailbox now),
- * every message recorded, the next link stored, the lease renewed; and,
- * on the last page, the mailbox released as up to date. 1: committed.
+ * Commit a page: every message recorded, the next link stored, the lease
+ * renewed, and, on the last page, the mailbox released as up to date; all
+ * only while the claim is still ours (else 0: another worker has the
+ * mailbox now, and nothing of the page is kept). The mailbox's row is
+ * updated last, so it is locked for the commit only: send-due skips a
+ * locked mailbox when it claims. 1: committed.
  */
 static int
 commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
     const char *next, const char *delta)
 {
+	struct inbox_stats before = *ib->st;
 	char id[24], lease[16];
 	const char *p[5];
 	PGresult *r;
@@ -373,6 +395,10 @@ commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
 	p[4] = delta != NULL ? "t" : "f";
 	if (db_begin(ib->e, ib->db) == -1)
 		return -1;
+	n = json_object_array_length(value);
+	for (i = 0; i < n; i++)
+		if (one_message(ib, mb, json_object_array_get_idx(value, i)) == -1)
+			goto fail;
 	r = db_exec(ib->e, ib->db, "UPDATE drip.email_identity SET delta_link = $3,"
 	    " sync_lease_until = CASE WHEN $5::boolean THEN NULL"
 	    "     ELSE now() + make_interval(secs => $4::int) END,"
@@ -385,12 +411,9 @@ commit_page(struct inboxer *ib, struct mailbox *mb, json_object *value,
 	PQclear(r);
 	if (!ours) {
 		db_rollback(ib->db);
+		*ib->st = before;
 		return 0;
 	}
-	n = json_object_array_length(value);
-	for (i = 0; i < n; i++)
-		if (one_message(ib, mb, json_object_array_get_idx(value, i)) == -1)
-			goto fail;
 	if (db_commit(ib->e, ib->db) == -1)
 		goto fail;
 	return 1;
@@ -414,7 +437,7 @@ resync_needed(const struct graph_resp *r)
  * counted, and the run goes on with the next.
  */
 static int
-read_mailbox(struct inboxer *ib, struct mailbox *mb, time_t deadline)
+read_mailbox(struct inboxer *ib, struct mailbox *mb, double deadline)
 {
 	struct graph_resp r;
 	struct delta_arg a;
@@ -425,7 +448,7 @@ read_mailbox(struct inboxer *ib, struct mailbox *mb, time_t deadline)
 	int restarts = 0, rc;
 
 	for (;;) {
-		if (time(NULL) >= deadline) {
+		if (mono() >= deadline) {
 			note(ib, LOG_NOTICE, "identity %lld (%s): time is up; the next run "
 			    "goes on from here", mb->id, mb->email);
 			return 0;
@@ -506,12 +529,12 @@ inbox_sync(struct derr *e, const struct inbox_opts *o, struct inbox_stats *st)
 	struct inboxer ib = { .o = o, .st = st, .e = e };
 	struct graph_opts go = { .max_attempts = 3, .max_retry_wait = 10 };
 	struct mailbox mb = { 0 };
-	time_t deadline;
+	double deadline;
 	double t0 = mono();
 	int got, rc = -1;
 
 	memset(st, 0, sizeof(*st));
-	deadline = time(NULL) + o->max_seconds;
+	deadline = mono() + o->max_seconds;
 	ib.words.optout = o->optout;
 	ib.words.noptout = o->noptout;
 	if (o->worker != NULL)
@@ -527,7 +550,7 @@ inbox_sync(struct derr *e, const struct inbox_opts *o, struct inbox_stats *st)
 	if (crypt_key_load(e, o->key_file, &ib.key) == -1 ||
 	    (ib.g = graph_new(e, &go)) == NULL)
 		goto out;
-	while (time(NULL) < deadline) {
+	while (mono() < deadline) {
 		if ((got = claim(&ib, &mb)) == -1)
 			goto out;
 		if (got == 0)

@@ -8,7 +8,7 @@
 # shellcheck disable=SC2016 # jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 54
+plan 58
 db_fresh
 send_env
 ME=sales@acme.example
@@ -135,6 +135,15 @@ is "$(summary '.resyncs, .messages, .replied, .duplicates') $(sql "SELECT count(
 run inbox-sync
 is "$(summary '.resyncs, .messages')" '[0,0]' 'and the new delta link holds'
 
+# --- what a sender writes cannot stop the mailbox -------------------------------
+long="<$(head -c 3000 /dev/zero | tr '\0' a)@example.com>"
+inject "$(jq -nc --arg id "$long" --arg r "$(imid "$(p 8)")" --arg a "$(p 8)" '{subject: "RE: Hello P8",
+	body: "Sure.", from: {emailAddress: {address: $a}}, internetMessageId: $id,
+	internetMessageHeaders: [{name: "In-Reply-To", value: $r}]}')" >/dev/null
+run inbox-sync
+is "$rc $(summary .replied) $(pstatus "$(p 8)") $(sql "SELECT length(inbound_message_id) < 998 FROM drip.email_event e JOIN drip.email_campaign_prospect p ON p.id = e.prospect_id WHERE p.email = '$(p 8)' AND e.inbound_message_id IS NOT NULL")" \
+	'0 [1] replied t' 'a 3,000-byte Message-ID (too long for an index) is recorded under its Graph id'
+
 # --- the last step answered; campaigns that run out of prospects ----------------
 make_campaign "$me" 1 '{"templates": [{"subject": "One", "body_text": "Only one"}]}'
 c2=$CID
@@ -215,3 +224,22 @@ is "$(summary '.identities, .errors')" '[3,1]' 'the other mailboxes were read'
 # --- standard output is one JSON object ---------------------------------------------
 run inbox-sync -q
 is "$(printf '%s\n' "$out" | jq -c 'type' | tr '\n' ' ')$err" '"object" ' '-q: the summary only, nothing on standard error'
+
+# --- least privilege: drip_sender runs inbox-sync, drip_reader reads events ------------
+u=$(echo "$_tap_db" | tr -c 'a-z0-9\n' _)
+sql "SET client_min_messages = warning; DROP ROLE IF EXISTS ${u}_send; DROP ROLE IF EXISTS ${u}_read; DROP ROLE IF EXISTS ${u}_cust;
+CREATE ROLE ${u}_send LOGIN IN ROLE drip_sender;
+CREATE ROLE ${u}_read LOGIN IN ROLE drip_reader;
+CREATE ROLE ${u}_cust LOGIN IN ROLE drip_customer;
+INSERT INTO drip.customer_role VALUES ('${u}_cust', 'beta');
+INSERT INTO drip.email_event (customer_id, type, identity_id) VALUES ('beta', 'failed', $other);"
+at_exit "sql 'DROP OWNED BY ${u}_send, ${u}_read, ${u}_cust; DROP ROLE ${u}_send; DROP ROLE ${u}_read; DROP ROLE ${u}_cust'"
+answer optout "$(p 9)" >/dev/null
+run inbox-sync -d "$DATABASE_URL user=${u}_send"
+is "$rc $(summary .unsubscribed) $(pstatus "$(p 9)") $(suppressed "$(p 9)")" '0 [1] unsubscribed unsubscribe' \
+	'as a role with drip_sender only, inbox-sync records an opt-out: steps, prospect, suppression'
+run events -d "$DATABASE_URL user=${u}_read" -t unsubscribed
+is "$rc $(printf '%s\n' "$out" | wc -l)" "0 $(rows email_event "type = 'unsubscribed'")" 'drip_reader is enough for events'
+run events -d "$DATABASE_URL user=${u}_cust"
+is "$rc $(printf '%s\n' "$out" | jq -r .customer_id | sort -u | tr '\n' ' ')" '0 beta ' \
+	'a customer-scoped role sees only its customer'"'"'s events'

@@ -49,7 +49,7 @@ wait_sql() {	# SQL EXPECTED: up to 10 s until SQL answers EXPECTED
 for m in 1 2 3 4; do
 	for i in $(seq 0 14); do reply "m$m@acme.example" "p$i@k$m.example"; done
 done
-faults '{"latency_ms": 300}'
+faults '{"latency_ms": 600}'
 n0=$(mock_ctl GET /_mock/log | jq length)	# the log file is written lazily; this is not
 inbox-sync >"$T/a.out" 2>"$T/a.err" &
 a=$!
@@ -84,7 +84,7 @@ is "$(summary "$out" '.identities, .messages')" '[1,1]' 'once its lease is over,
 reply m2@acme.example p0@k2.example 'Still there?'
 link() { sql "SELECT md5(delta_link) FROM drip.email_identity WHERE id = $1"; }
 link0=$(link "$M2")
-faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m2@acme.example\", \"latency_ms\": 1500}]}"
+faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m2@acme.example\", \"latency_ms\": 4000}]}"
 inbox-sync --identity "$M2" -v >"$T/l.out" 2>"$T/l.err" &
 l=$!
 ok 'the run claims the mailbox before it asks Graph' \
@@ -101,7 +101,7 @@ is "$(summary "$out" '.messages, .replied')" '[1,1]' 'the next run records the r
 
 # --- killed mid-run: the lease keeps others off, then the mailbox is read again --------
 reply m3@acme.example p0@k3.example 'Sure.'
-faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m3@acme.example\", \"latency_ms\": 3000}]}"
+faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m3@acme.example\", \"latency_ms\": 10000}]}"
 inbox-sync --identity "$M3" >/dev/null 2>&1 &
 k=$!
 wait_sql "SELECT sync_claimed_by IS NOT NULL FROM drip.email_identity WHERE id = $M3" t
@@ -117,8 +117,8 @@ is "$(summary "$out" '.identities, .replied')" '[1,1]' 'after the lease the repl
 
 # --- out of time mid-round: the next run goes on from the page committed ----------------
 plain m4@acme.example 120
-faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m4@acme.example\", \"latency_ms\": 1200}]}"
-run inbox-sync --identity "$M4" --max-seconds 1
+faults "{\"rules\": [{\"path\": \"/delta\$\", \"mailbox\": \"m4@acme.example\", \"latency_ms\": 2500}]}"
+run inbox-sync --identity "$M4" --max-seconds 2
 faults '{}'
 is "$rc $(summary "$out" '.messages, .unmatched')" '0 [50,50]' \
 	'--max-seconds: one page of 50 read and committed, then it stops'
@@ -157,7 +157,7 @@ is "$(step2 "$ann") $(rows email_message_metadata "step_id = $step")" 'replied/s
 sql "UPDATE drip.email_campaign_prospect_step SET due_at = '$T2' WHERE step = 2 AND prospect_id = $(pid_of "$carl")" >/dev/null
 reply m1@acme.example "$carl" 'Interested!'
 sent0=$(mock_sent_count m1@acme.example)
-faults '{"rules": [{"path": "/createReply$", "latency_ms": 2000}]}'
+faults '{"rules": [{"path": "/createReply$", "latency_ms": 6000}]}'
 DRIP_NOW=$T2 send >"$T/s.out" 2>"$T/s.err" &
 s=$!
 ok 'send-due claims carl'"'"'s step 2 and asks for its draft' \
