@@ -25,20 +25,29 @@ tok=$(curl -s -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d clie
 is "$(printf '%s\n%s\n' "$(printf '%s' "$dc" | jq -r .device_code)" "$(printf '%s' "$tok" | jq -r '.access_token, .refresh_token')" |
 	grep -Ec "^($secret_re)")" 3 'the patterns match a device code, an access token and a refresh token of the mock'
 
-# The sampler: every 20 ms, the arguments and the environment of each drip
-# tool of this test (found by its key file; other tests and the test's own
-# curl calls to the mock are not drip's business).
+# The sampler: the arguments and the environment of each drip tool of this
+# test (found by its key file; other tests and the test's own curl calls to
+# the mock are not drip's business), read from /proc as ps reads them. Bash
+# builtins only: a loop that forks ps, awk and grep is too slow on a loaded
+# machine to catch a tool that lives half a second.
 : >"$T/sampling"
+tool_re='(^| |/)(send-due|outlook-auth|inbox-sync|events)( |$)'
 sampler() {
+	local d e hit args env
 	while [ -e "$T/sampling" ]; do
-		ps -eo pid=,args= >"$T/ps.now" 2>/dev/null
-		for p in $(awk '$0 ~ /(^| |\/)(send-due|outlook-auth|inbox-sync|events)( |$)/ {print $1}' "$T/ps.now"); do
-			{ tr '\0' '\n' <"/proc/$p/environ" >"$T/env.now"; } 2>/dev/null || continue
-			grep -qx "DRIP_KEY_FILE=$DRIP_KEY_FILE" "$T/env.now" || continue
-			echo "$p $(awk -v p="$p" '$1 == p {sub(/^ *[0-9]+ /, ""); print; exit}' "$T/ps.now")" >>"$T/seen"
-			cat "$T/env.now" >>"$T/env.all"
+		for d in /proc/[0-9]*; do
+			mapfile -d '' args 2>/dev/null <"$d/cmdline" || continue
+			[[ "${args[*]}" =~ $tool_re ]] || continue
+			mapfile -d '' env 2>/dev/null <"$d/environ" || continue
+			hit=
+			for e in "${env[@]}"; do
+				[ "$e" = "DRIP_KEY_FILE=$DRIP_KEY_FILE" ] && hit=1
+			done
+			[ -n "$hit" ] || continue
+			printf '%s %s\n' "${d#/proc/}" "${args[*]}" >>"$T/seen"
+			printf '%s\n' "${env[@]}" >>"$T/env.all"
 		done
-		sleep 0.02
+		sleep 0.01
 	done
 }
 sampler &
