@@ -140,6 +140,17 @@ rows() {
 	sql "SELECT count(*) FROM drip.$1 ${2:+WHERE $2}"
 }
 
+# wait_sql SQL [EXPECTED [SECONDS]]: poll until SQL answers EXPECTED (t),
+# for SECONDS (20) at most; false if it never did.
+wait_sql() {
+	_w=$(( ${3:-20} * 20 ))
+	until [ "$(sql "$1")" = "${2:-t}" ]; do
+		_w=$((_w - 1))
+		[ $_w -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
 table_counts() {
 	sql "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM (
 		SELECT 'identity' t, count(*) n FROM drip.email_identity UNION ALL

@@ -22,15 +22,6 @@ snapshot() {
 }
 prospects=$(snapshot)
 
-# wait_for SQL: until it returns t, 20 s at most
-wait_for() {
-	_i=0
-	while [ "$(sql "$1")" != t ]; do
-		_i=$((_i + 1))
-		[ $_i -lt 400 ] || return 1
-		sleep 0.05
-	done
-}
 ours="datname = current_database() AND pid <> pg_backend_pid()"
 
 # 1. Killed halfway through the input: 20,000 rows sent, then the writer waits.
@@ -38,14 +29,14 @@ mkfifo "$T/fifo"
 (gen 1001 21000; exec sleep 60) >"$T/fifo" & writer=$!
 at_exit kill $writer
 prospect-import --campaign "$campaign" <"$T/fifo" >"$T/out1" 2>&1 & imp=$!
-ok 'the import is streaming rows' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+ok 'the import is streaming rows' wait_sql "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'COPY pg_temp.drip_import%')"
 sleep 0.5
 kill -9 $imp
 wait $imp 2>/dev/null
 is "$?" 137 'prospect-import killed with SIGKILL mid-stream'
 kill $writer
-ok 'its server session ends' wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
+ok 'its server session ends' wait_sql "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'COPY pg_temp.drip_import%')"
 is "$(table_counts)" "$before" 'killed mid-stream: no row anywhere changed in count'
 is "$(snapshot)" "$prospects" 'killed mid-stream: the prospects are exactly as they were'
@@ -57,10 +48,10 @@ PGAPPNAME=drip-locker psql -X -q -d "$DATABASE_URL" -c \
 	"BEGIN; LOCK TABLE drip.email_campaign_prospect IN SHARE MODE; SELECT pg_sleep(60)" \
 	>/dev/null 2>&1 & locker=$!
 at_exit kill $locker
-wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $ours AND application_name = 'drip-locker'
+wait_sql "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $ours AND application_name = 'drip-locker'
 	AND query LIKE '%pg_sleep%')"
 prospect-import --campaign "$campaign" <"$T/all.jsonl" >"$T/out2" 2>&1 & imp=$!
-ok 'the import reaches its INSERT and waits there' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+ok 'the import reaches its INSERT and waits there' wait_sql "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'INSERT INTO drip.email_campaign_prospect%' AND wait_event_type = 'Lock')"
 kill -9 $imp
 wait $imp 2>/dev/null
@@ -68,7 +59,7 @@ is "$?" 137 'prospect-import killed with SIGKILL while writing'
 # Let the orphaned statement run: it inserts, then finds its client gone.
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $ours AND application_name = 'drip-locker'" >/dev/null
 wait $locker
-wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
+wait_sql "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'INSERT INTO drip.email_campaign_prospect%')"
 is "$(table_counts) $(snapshot)" "$before $prospects" 'killed while writing: the campaign is exactly as it was'
 
@@ -87,13 +78,13 @@ rm -f "$T/fifo"; mkfifo "$T/fifo"
 (gen 60001 80000; exec sleep 60) >"$T/fifo" & writer=$!
 at_exit kill $writer
 prospect-import --campaign "$empty" <"$T/fifo" >"$T/out3" 2>&1 & imp=$!
-ok 'the import copies rows straight into the prospect table' wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+ok 'the import copies rows straight into the prospect table' wait_sql "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 	WHERE $ours AND query LIKE 'COPY drip.email_campaign_prospect%')"
 sleep 0.5
 kill -9 $imp
 wait $imp 2>/dev/null
 kill $writer
-wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $ours AND query LIKE 'COPY drip.%')"
+wait_sql "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $ours AND query LIKE 'COPY drip.%')"
 is "$(table_counts) $(snapshot)" "$before $prospects" 'killed mid-copy: the campaign is exactly as it was'
 run prospect-import --campaign "$empty" <"$T/all.jsonl"
 is "$(printf '%s' "$out" | jq -c '[.inserted, .scheduled]')" '[20000,20000]' 'and the next import goes through'

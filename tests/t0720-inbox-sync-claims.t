@@ -37,13 +37,6 @@ plain() {	# MAILBOX N: N messages that answer nothing
 	done
 }
 summary() { printf '%s' "$1" | jq -c "[$2]"; }
-wait_sql() {	# SQL EXPECTED: up to 10 s until SQL answers EXPECTED
-	for _ in $(seq 200); do
-		[ "$(sql "$1")" = "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # --- two runs at once ----------------------------------------------------------
 for m in 1 2 3 4; do
