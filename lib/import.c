@@ -310,7 +310,9 @@ import_add(struct derr *e, struct importer *im, long line,
 		if (bloom_seen(im->bloom, lower) && leave_direct(e, im) == -1)
 			return -1;
 	}
-	if (p->fields != NULL && json_object_object_length(p->fields) > 0)
+	if (p->fields_json != NULL)
+		fields = p->fields_json;
+	else if (p->fields != NULL && json_object_object_length(p->fields) > 0)
 		fields = json_object_to_json_string_ext(p->fields,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	return im->direct ? add_direct(e, im, p, fields, lower) :
