@@ -599,6 +599,10 @@ int	copyw_null(struct derr *, struct copyw *);
 int	copyw_int(struct derr *, struct copyw *, long long);
 int	copyw_row(struct derr *, struct copyw *);	/* end of a row */
 int	copyw_raw(struct derr *, struct copyw *, const char *, size_t len);	/* whole rows */
+/* 0: a row of at most len bytes written next can be taken back to *mark;
+ * 1: len is too much for that; -1: error */
+int	copyw_reserve(struct derr *, struct copyw *, size_t len, size_t *mark);
+void	copyw_undo(struct copyw *, size_t mark);
 int	copyw_end(struct derr *, struct copyw *, long long *rows);	/* frees */
 void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
 
