@@ -53,6 +53,7 @@ struct importer {
 	int		 direct;	/* rows go straight into the table */
 	unsigned char	*bloom;		/* addresses sent directly */
 	FILE		*spool;		/* direct rows' addresses and keys */
+	unsigned char	*entries;	/* Bloom filter of the customer's entries */
 	long long	 direct_rows;
 	int		 fresh;		/* the campaign has no prospects */
 };
@@ -181,12 +182,15 @@ bloom_free(unsigned char *bloom)
 		munmap(bloom, BLOOM_BITS / 8);
 }
 
+static int load_entries(struct derr *, struct importer *);
+
 static int
 direct_begin(struct derr *e, struct importer *im)
 {
 	if ((im->bloom = bloom_new()) == NULL)
 		return derr_set(e, EX_OSERR, "out of memory");
-	if (im->keys && (im->spool = spool_open(e)) == NULL)
+	if (im->keys && ((im->spool = spool_open(e)) == NULL ||
+	    load_entries(e, im) == -1))
 		return -1;
 	if ((im->copy = copyw_start(e, im->conn, direct_sql)) == NULL)
 		return -1;
@@ -278,6 +282,113 @@ bloom_seen(unsigned char *block, uint64_t h2)
 static int add_staged(struct derr *, struct importer *, long,
     const struct prospect *, const char *);
 
+/*
+ * The customer's suppression entries in a Bloom filter (2 MiB whatever
+ * their number: 16 bits an entry for a million), so that of the rows that
+ * go in directly only those whose address or domain may be suppressed are
+ * spooled and joined with the entries at the end: a million rows make a
+ * join of a few thousand, through the (customer_id, value) index, instead
+ * of a hash join of three million keys with every entry.
+ */
+#define ENTRIES_BITS	(1UL << 24)
+
+static unsigned char *
+entries_block(unsigned char *f, const char *value, uint64_t *h2)
+{
+	uint64_t h1;
+
+	hash2(value, &h1, h2);
+	return f + (h1 % (ENTRIES_BITS / 512)) * 64;
+}
+
+static int
+entries_may_have(unsigned char *f, const char *value)
+{
+	unsigned char *block;
+	uint64_t h2;
+	unsigned bit;
+	int i;
+
+	block = entries_block(f, value, &h2);
+	for (i = 0; i < BLOOM_K; i++) {
+		bit = (unsigned)((h2 >> (9 * i)) & 511);
+		if (!(block[bit / 8] & (1U << (bit % 8))))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+entries_add(unsigned char *f, const char *value)
+{
+	unsigned char *block;
+	uint64_t h2;
+	unsigned bit;
+	int i;
+
+	block = entries_block(f, value, &h2);
+	for (i = 0; i < BLOOM_K; i++) {
+		bit = (unsigned)((h2 >> (9 * i)) & 511);
+		block[bit / 8] |= (unsigned char)(1U << (bit % 8));
+	}
+}
+
+/* COPY TO takes no parameters: the customer goes as a setting of this transaction. */
+static int
+load_entries(struct derr *e, struct importer *im)
+{
+	const char *p[1] = { im->customer };
+	PGresult *r;
+	char *row;
+	int n, rc = 0;
+
+	if ((im->entries = calloc(1, ENTRIES_BITS / 8)) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	if ((r = db_exec(e, im->conn,
+	    "SELECT set_config('drip.import_customer', $1, true)", 1, p)) == NULL)
+		return -1;
+	PQclear(r);
+	r = PQexecParams(im->conn, "COPY (SELECT value FROM drip.suppression_entry"
+	    " WHERE customer_id = current_setting('drip.import_customer')) TO STDOUT",
+	    0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		db_error(e, im->conn, r, "suppression entries");
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	/* A row is the value and a newline; values hold no tab or '\\'. */
+	while ((n = PQgetCopyData(im->conn, &row, 0)) > 0) {
+		if (row[n - 1] == '\n')
+			row[n - 1] = '\0';	/* PQgetCopyData() ends it with a NUL too */
+		entries_add(im->entries, row);
+		PQfreemem(row);
+	}
+	if (n == -2)
+		rc = db_error(e, im->conn, NULL, "suppression entries");
+	while ((r = PQgetResult(im->conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = db_error(e, im->conn, r, "suppression entries");
+		PQclear(r);
+	}
+	return rc;
+}
+
+/* The address (lower-case), its domain or a parent domain may be suppressed. */
+static int
+may_be_suppressed(unsigned char *entries, const char *lower)
+{
+	const char *d = strrchr(lower, '@');
+
+	if (entries_may_have(entries, lower))
+		return 1;
+	for (d = d != NULL ? d + 1 : NULL; d != NULL;
+	    d = strchr(d, '.') != NULL ? strchr(d, '.') + 1 : NULL)
+		if (entries_may_have(entries, d))
+			return 1;
+	return 0;
+}
+
 /* A row may repeat an earlier one: the rest goes through the staging table. */
 static int
 leave_direct(struct derr *e, struct importer *im)
@@ -318,7 +429,7 @@ spool_direct(struct derr *e, struct importer *im, const struct prospect *p,
 {
 	char keys[SUPPRESS_KEYS_MAX];
 
-	if (im->spool == NULL)
+	if (im->spool == NULL || !may_be_suppressed(im->entries, lower))
 		return 0;
 	/* COPY text for drip_import_keys: neither holds a tab, newline or '\\'. */
 	if (suppress_keys(lower, keys, sizeof(keys)) == -1)
@@ -611,6 +722,7 @@ import_free(struct importer *im)
 	bloom_free(im->bloom);
 	if (im->spool != NULL)
 		fclose(im->spool);
+	free(im->entries);
 	free(im->customer);
 	free(im);
 }
