@@ -15,9 +15,10 @@
  * does fastest. A Bloom filter of the addresses sent so far (16 MiB,
  * whatever the input) tells when a row may repeat one; from that row on
  * the import takes the staging path, and the unique index keeps the rows
- * already in. If the customer has suppression entries, each direct row's
- * address and keys are spooled to a temporary file and joined with the
- * entries at the end.
+ * already in. If the customer has suppression entries, they are read
+ * into a second Bloom filter first, and the address and keys of each
+ * direct row that may be suppressed are spooled to a temporary file and
+ * joined with the entries at the end.
  *
  * The campaign row is locked FOR NO KEY UPDATE for the whole import: two
  * imports into one campaign take turns (so their counts are exact), and a
