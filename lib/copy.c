@@ -110,6 +110,30 @@ copyw_text(struct derr *e, struct copyw *w, const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Room for n bytes, so that a row of at most n bytes written next can be
+ * taken back (copyw_undo) to *mark: 0, or 1 if n is more than the buffer
+ * holds (then nothing can be taken back), or -1.
+ */
+int
+copyw_reserve(struct derr *e, struct copyw *w, size_t n, size_t *mark)
+{
+	if (n > sizeof(w->buf))
+		return 1;
+	if (room(e, w, n) == -1)
+		return -1;
+	*mark = w->len;
+	return 0;
+}
+
+/* Forget the row written since copyw_reserve() gave mark. */
+void
+copyw_undo(struct copyw *w, size_t mark)
+{
+	w->len = mark;
+	w->fields = 0;
+}
+
 /* Rows already in COPY's text format, as they are. */
 int
 copyw_raw(struct derr *e, struct copyw *w, const char *s, size_t n)

@@ -119,9 +119,20 @@ const char *jpath(char *buf, size_t, const char *parent, const char *name,
 	    long index);
 const char *jstr(json_object *obj, const char *key);	/* NULL if absent/null */
 int	jint(json_object *obj, const char *key, long long *out);	/* 1 if present */
+/* A flat object read straight from its text, when it is plain enough:
+ * the bytes it took, or 0 (then read it with json-c and jread_check) */
+struct jflat {
+	const char	*s;	/* NUL-terminated copy; NULL: absent or null */
+	size_t		 len;
+	size_t		 keys;	/* JK_STRMAP: its keys (s: the object's text) */
+	int		 present;
+};
+size_t	jread_flat(const char *text, size_t len, const struct jfield *,
+	    struct jflat *vals, char *scratch, size_t scratchsz);
 
 /* jstream.c: consecutive JSON values from a file: one object or JSON Lines */
 #define JSTREAM_MAX_OBJECT	(16 * 1024 * 1024)
+#define JSTREAM_BUF		65536	/* input read at once */
 struct jstream;
 struct jstream *jstream_open(int fd, size_t max_object);
 /* 1: *out is the next value (caller puts it); 0: end of input; -1: error */
@@ -130,6 +141,12 @@ int	jstream_next(struct jstream *, json_object **out, struct derr *);
 int	jstream_array(struct jstream *, struct derr *);
 long	jstream_line(const struct jstream *);	/* line the last value began on */
 const char *jstream_raw(const struct jstream *, size_t *len);	/* its text */
+/* The buffered text at the next value (1; 0 at the end, -2 as above), for a
+ * caller that reads some values itself; it then takes one with
+ * jstream_skip(), which must hold no newline, or calls jstream_next(). */
+int	jstream_peek(struct jstream *, const char **text, size_t *len,
+	    struct derr *);
+void	jstream_skip(struct jstream *, size_t len);
 void	jstream_close(struct jstream *);
 json_object *json_read_one(int fd, struct derr *);	/* exactly one object */
 
@@ -142,11 +159,17 @@ struct prospect {
 	const char	*first_name, *last_name, *company, *title;
 	const char	*timezone;		/* NULL: the campaign's */
 	json_object	*fields;		/* NULL or an object of strings */
+	const char	*fields_json;		/* or else its text, or NULL */
 };
 extern const struct jfield prospect_fields[];
 /* 0, or -1 with every problem added to errs under path */
 int	prospect_read(json_object *, const char *path, struct prospect *,
 	    struct vlist *errs);
+/* The fast way, from text (jread_flat): the bytes taken, or 0: use
+ * prospect_read. tz_ok(arg, zone) says whether a time zone is valid. */
+size_t	prospect_scan(const char *text, size_t len, struct prospect *,
+	    char *scratch, size_t scratchsz,
+	    int (*tz_ok)(void *, const char *), void *arg);
 const char *jcheck_email(json_object *);
 const char *jcheck_timezone(json_object *);
 
@@ -576,6 +599,10 @@ int	copyw_null(struct derr *, struct copyw *);
 int	copyw_int(struct derr *, struct copyw *, long long);
 int	copyw_row(struct derr *, struct copyw *);	/* end of a row */
 int	copyw_raw(struct derr *, struct copyw *, const char *, size_t len);	/* whole rows */
+/* 0: a row of at most len bytes written next can be taken back to *mark;
+ * 1: len is too much for that; -1: error */
+int	copyw_reserve(struct derr *, struct copyw *, size_t len, size_t *mark);
+void	copyw_undo(struct copyw *, size_t mark);
 int	copyw_end(struct derr *, struct copyw *, long long *rows);	/* frees */
 void	copyw_abort(struct copyw *, const char *why);	/* frees; NULL is fine */
 

@@ -276,3 +276,196 @@ jint(json_object *obj, const char *key, long long *out)
 	*out = json_object_get_int64(v);
 	return 1;
 }
+
+/*
+ * The fast way to read many small flat objects (prospect-import's rows):
+ * straight from their text, without building json-c objects. It reads a
+ * plain subset only: one object on one line whose values are strings
+ * without escapes or null (and, for JK_STRMAP fields, objects of such
+ * strings), keys without escapes, nothing but spaces and tabs between
+ * tokens. Within that subset it takes exactly what json-c, the strict
+ * scanner (jstrict.c) and jread_check above would take, by the same
+ * table; anything else, valid or not, it declines (0), and the caller
+ * reads that value the ordinary way, which reports it as ever. So this
+ * never decides that something is invalid, nor says why.
+ *
+ * A field's check function is the caller's to apply to vals[i].s: it
+ * takes a json-c value, which this does not make.
+ */
+#define FLAT_FIELDS	32	/* fields in a table, keys in a JK_STRMAP */
+
+struct flat {
+	const char	*p, *end;
+	char		*out, *oend;	/* scratch for NUL-terminated copies */
+};
+
+static void
+flat_space(struct flat *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' || *f->p == '\r'))
+		f->p++;
+}
+
+/* A string at f->p (its quote): *s, *len its text; 0 if not plain. */
+static int
+flat_string(struct flat *f, const char **s, size_t *len)
+{
+	const char *q = ++f->p;
+	int high = 0;
+
+	for (; q < f->end && *q != '"'; q++) {
+		unsigned char c = (unsigned char)*q;
+
+		if (c < 0x20 || c == '\\')
+			return 0;
+		high |= c & 0x80;
+	}
+	if (q >= f->end || (high && !utf8_valid(f->p, (size_t)(q - f->p))))
+		return 0;
+	*s = f->p;
+	*len = (size_t)(q - f->p);
+	f->p = q + 1;
+	return 1;
+}
+
+/* A NUL-terminated copy in the scratch space, or NULL if it is full. */
+static const char *
+flat_copy(struct flat *f, const char *s, size_t len)
+{
+	char *c = f->out;
+
+	if ((size_t)(f->oend - f->out) < len + 1)
+		return NULL;
+	memcpy(c, s, len);
+	c[len] = '\0';
+	f->out += len + 1;
+	return c;
+}
+
+static int
+flat_literal(struct flat *f, const char *word, size_t n)
+{
+	if ((size_t)(f->end - f->p) <= n || memcmp(f->p, word, n) != 0)
+		return 0;
+	f->p += n;
+	/* json-c, strict, wants a delimiter after a literal */
+	return *f->p == ' ' || *f->p == '\t' || *f->p == '\r' ||
+	    *f->p == ',' || *f->p == '}';
+}
+
+/* An object of plain strings, as check_strmap() would take it. */
+static int
+flat_strmap(struct flat *f, const struct jfield *fd, struct jflat *v)
+{
+	const char *start = f->p, *key[FLAT_FIELDS], *s;
+	size_t klen[FLAT_FIELDS], n = 0, i, len;
+
+	f->p++;
+	flat_space(f);
+	if (f->p < f->end && *f->p == '}')
+		goto done;
+	for (;;) {
+		if (n == FLAT_FIELDS || f->p >= f->end || *f->p != '"' ||
+		    !flat_string(f, &key[n], &klen[n]))
+			return 0;
+		/* a repeated key: jstrict.c names it */
+		for (i = 0; i < n; i++)
+			if (klen[i] == klen[n] && memcmp(key[i], key[n], klen[n]) == 0)
+				return 0;
+		n++;
+		flat_space(f);
+		if (f->p >= f->end || *f->p++ != ':')
+			return 0;
+		flat_space(f);
+		if (f->p >= f->end || *f->p != '"' || !flat_string(f, &s, &len) ||
+		    len > (fd->maxlen ? fd->maxlen : JSTR_MAX))
+			return 0;
+		flat_space(f);
+		if (f->p >= f->end)
+			return 0;
+		if (*f->p == '}')
+			break;
+		if (*f->p++ != ',')
+			return 0;
+		flat_space(f);
+	}
+done:
+	f->p++;
+	if (fd->max > 0 && (long long)n > fd->max)
+		return 0;
+	v->keys = n;
+	v->len = (size_t)(f->p - start);
+	return (v->s = flat_copy(f, start, v->len)) != NULL;
+}
+
+static int
+flat_value(struct flat *f, const struct jfield *fd, struct jflat *v)
+{
+	const char *s;
+	size_t len;
+
+	if (*f->p == 'n') {
+		v->s = NULL;
+		return (fd->flags & JF_NULLABLE) && flat_literal(f, "null", 4);
+	}
+	if (fd->kind == JK_STRMAP && *f->p == '{')
+		return fd->check == NULL && flat_strmap(f, fd, v);
+	if (fd->kind != JK_STRING || *f->p != '"' || !flat_string(f, &s, &len) ||
+	    len > (fd->maxlen ? fd->maxlen : JSTR_MAX) ||
+	    ((fd->flags & JF_NONEMPTY) && len == 0))
+		return 0;
+	v->len = len;
+	return (v->s = flat_copy(f, s, len)) != NULL;
+}
+
+size_t
+jread_flat(const char *text, size_t len, const struct jfield *fields,
+    struct jflat *vals, char *scratch, size_t scratchsz)
+{
+	struct flat f = { text, text + len, scratch, scratch + scratchsz };
+	const char *key;
+	size_t i, n, klen;
+	unsigned long seen = 0;
+
+	for (n = 0; fields[n].name != NULL; n++)
+		if (n == FLAT_FIELDS)
+			return 0;
+	memset(vals, 0, n * sizeof(*vals));
+	if (len == 0 || *f.p != '{')
+		return 0;
+	f.p++;
+	flat_space(&f);
+	if (f.p < f.end && *f.p == '}')
+		f.p++;
+	else for (;;) {
+		if (f.p >= f.end || *f.p != '"' || !flat_string(&f, &key, &klen))
+			return 0;
+		for (i = 0; i < n; i++)
+			if (strncmp(fields[i].name, key, klen) == 0 &&
+			    fields[i].name[klen] == '\0')
+				break;
+		if (i == n || (seen & (1UL << i)))
+			return 0;	/* unknown, or a repeated key */
+		seen |= 1UL << i;
+		vals[i].present = 1;
+		flat_space(&f);
+		if (f.p >= f.end || *f.p++ != ':')
+			return 0;
+		flat_space(&f);
+		if (f.p >= f.end || !flat_value(&f, &fields[i], &vals[i]))
+			return 0;
+		flat_space(&f);
+		if (f.p >= f.end)
+			return 0;
+		if (*f.p++ == '}')
+			break;
+		if (f.p[-1] != ',')
+			return 0;
+		flat_space(&f);
+	}
+	for (i = 0; i < n; i++)
+		if ((fields[i].flags & JF_REQUIRED) &&
+		    (!vals[i].present || vals[i].s == NULL))
+			return 0;
+	return (size_t)(f.p - text);
+}

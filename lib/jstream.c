@@ -13,7 +13,6 @@
 
 #include "drip.h"
 
-#define JSTREAM_BUF	65536
 #define JSTREAM_DEPTH	64
 
 struct jstream {
@@ -31,6 +30,8 @@ struct jstream {
 	int		 array;		/* inside a top-level array: AR_* */
 	size_t		 cost;		/* memory the current value will take */
 	int		 in_str, esc;	/* where weigh() is in its text */
+	int		 ready;		/* at a value: jstream_peek() got there */
+	int		 nomore;	/* read() said end of input */
 };
 
 /* jstream_array(): where we are in a top-level array */
@@ -85,6 +86,8 @@ refill(struct jstream *js, struct derr *e)
 
 	if (js->pos < js->len || js->eof)
 		return 0;
+	if (js->nomore)
+		return js->pos = js->len = 0, js->eof = 1, 0;
 	do
 		n = read(js->fd, js->buf, sizeof(js->buf));
 	while (n == -1 && errno == EINTR);
@@ -326,6 +329,91 @@ error_why(const struct jstream *js, enum json_tokener_error jerr)
 }
 
 /*
+ * Make the text from pos on hold a whole line if the buffer can: move it
+ * to the front and read behind it.
+ */
+static int
+more_line(struct jstream *js, struct derr *e)
+{
+	size_t have = js->len - js->pos;
+	ssize_t n;
+
+	if (js->nomore || memchr(js->buf + js->pos, '\n', have) != NULL)
+		return 0;
+	memmove(js->buf, js->buf + js->pos, have);
+	js->pos = 0;
+	js->len = have;
+	while (js->len < sizeof(js->buf)) {
+		do
+			n = read(js->fd, js->buf + js->len, sizeof(js->buf) - js->len);
+		while (n == -1 && errno == EINTR);
+		if (n == -1)
+			return derr_set(e, EX_IOERR, "read: %s", strerror(errno));
+		if (n == 0) {
+			js->nomore = 1;
+			break;
+		}
+		if (memchr(js->buf + js->len, '\n', (size_t)n) != NULL) {
+			js->len += (size_t)n;
+			break;
+		}
+		js->len += (size_t)n;
+	}
+	return 0;
+}
+
+/* Up to the next value: past a ',' in an array, and white space. */
+static int
+to_value(struct jstream *js, struct derr *e)
+{
+	int rc;
+
+	if (js->ready)
+		return 1;
+	if (js->array == AR_DONE)
+		return 0;
+	if (js->array != AR_NONE && (rc = array_step(js, e)) != 1)
+		return rc;
+	if (skip_space(js, e) == -1)
+		return -2;
+	if (js->eof)
+		return 0;
+	js->ready = 1;
+	return 1;
+}
+
+int
+jstream_peek(struct jstream *js, const char **text, size_t *len,
+    struct derr *e)
+{
+	int rc;
+
+	if (js->dead)
+		return derr_set(e, EX_DATAERR, "input abandoned after an earlier error"), -2;
+	if ((rc = to_value(js, e)) != 1)
+		return rc;
+	if (more_line(js, e) == -1)
+		return -2;
+	*text = js->buf + js->pos;
+	*len = js->len - js->pos;
+	if (*len > js->max)
+		*len = js->max;
+	return 1;
+}
+
+void
+jstream_skip(struct jstream *js, size_t len)
+{
+	struct derr ignore;
+
+	js->ready = 0;
+	js->vline = js->line;
+	js->rawlen = 0;
+	(void)keep_raw(js, js->buf + js->pos, len, &ignore);
+	js->pos += len;
+}
+
+/*
  * 1: a value; 0: end of input; -1: a bad value, skipped to the end of its
  * line (a caller that keeps going may call again); -2: cannot go on.
  */
@@ -340,14 +428,9 @@ jstream_next(struct jstream *js, json_object **out, struct derr *e)
 	*out = NULL;
 	if (js->dead)
 		return derr_set(e, EX_DATAERR, "input abandoned after an earlier error"), -2;
-	if (js->array == AR_DONE)
-		return 0;
-	if (js->array != AR_NONE && (rc = array_step(js, e)) != 1)
+	if ((rc = to_value(js, e)) != 1)
 		return rc;
-	if (skip_space(js, e) == -1)
-		return -2;
-	if (js->eof)
-		return 0;
+	js->ready = 0;
 	js->vline = js->line;
 	js->rawlen = 0;
 	js->cost = 0;

@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 59
+plan 60
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -230,3 +230,16 @@ printf '{"email":"sp@example.com"}\n' >"$T/sp.jsonl"
 must_fail 73 'the spool goes to TMPDIR: a missing one cannot be used' \
 	env TMPDIR="$T/missing" prospect-import --campaign "$spooled" <"$T/sp.jsonl"
 like "$err" "spool in $T/missing: No such file or directory" 'and says where'
+
+# The same prospect written three ways reads the same: plainly (read
+# straight from the text), with escapes and spaces (read by json-c), with
+# an explicit null
+fresh=$(campaign acme draft)
+printf '%s\n' '{"email":"w1@example.com","first_name":"Zoë","fields":{"k":"ab","l":"é"}}' \
+	'{ "email" : "w2@example.com" ,	"first_name" : "Zo\u00eb" , "fields" : { "k" : "a\u0062" , "l" : "é" } }' \
+	'{"email":"w3@example.com","first_name":"Zoë","title":null,"fields":{"k":"ab","l":"é"},"company":""}' |
+	prospect-import --campaign "$fresh" >/dev/null
+is "$(sql "SELECT string_agg(email || '=' || first_name || '=' || coalesce(title, '-') || '=' || coalesce(company, '-') || '=' || fields::text, ' ' ORDER BY email)
+	FROM drip.email_campaign_prospect WHERE campaign_id = $fresh")" \
+	'w1@example.com=Zoë=-=-={"k": "ab", "l": "é"} w2@example.com=Zoë=-=-={"k": "ab", "l": "é"} w3@example.com=Zoë=-=-={"k": "ab", "l": "é"}' \
+	'escapes, spaces, null and an empty string read alike, whichever way a row is read'

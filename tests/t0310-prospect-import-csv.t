@@ -2,7 +2,7 @@
 # prospect-import --csv: RFC 4180 edge cases, the header and --map, other
 # columns into fields, line numbers, and a rejects file that re-imports.
 . "$(dirname "$0")/lib.sh"
-plan 34
+plan 35
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES ('acme', 'me@acme.test')"
@@ -23,6 +23,13 @@ is "$(get ann@example.com)" "$(printf 'Ann "the" First|Acme, Inc.|{"note": "two\
 is "$(get bob@example.com)" 'Bob|-|{}' 'empty cells are absent fields, not empty strings'
 is "$(sql "SELECT count(*) FROM drip.email_campaign_prospect WHERE email LIKE '%\357\273\277%'")" 0 \
 	'the byte-order mark is not part of the first column name'
+
+# Quotes, backslashes, tabs and other text, in cells and column names, go
+# into fields as written (these records take the fast way, not json-c)
+printf 'email,"say ""what""",note\nqb@example.com,"a ""b"" \\ c","tab\there Zo\303\253"\n' | imp >/dev/null
+is "$(sql "SELECT fields FROM drip.email_campaign_prospect WHERE email = 'qb@example.com'" | jq -c .)" \
+	"$(printf '{"note":"tab\\there Zo\303\253","say \\"what\\"":"a \\"b\\" \\\\ c"}')" \
+	'quotes, a backslash, a tab and UTF-8 text in cells and names are kept as written'
 
 # LF line endings, columns in any order and any case, extra columns into fields
 printf 'Company,EMAIL,industry,Region\nInitech,cy@example.com,software,emea\n' | imp >/dev/null

@@ -14,6 +14,10 @@
 # domains that cover about one prospect in fifty), so that the import does
 # its suppression join; psql's \copy does no such work.
 #
+# BASE=DIR also runs the two imports with the binaries in DIR/bin (another
+# build, say of main), interleaved with the others: before and after under
+# the same load.
+#
 # Not part of make check: it takes a while. Uses a throwaway PostgreSQL
 # (tests/pg.sh) unless DATABASE_URL names a database to use (it is changed).
 set -eu
@@ -76,7 +80,8 @@ reset() {
 	q "CHECKPOINT"
 }
 
-# measure NAME CMD...: appends "seconds rss_kib" to $work/NAME.times
+# measure NAME CMD...: appends "seconds rss_kib cpu_seconds" to $work/NAME.times
+# (cpu: user + system of the command, robust to a busy machine)
 measure() {
 	name=$1; shift
 	reset
@@ -89,8 +94,9 @@ measure() {
 		for (i = 1; i <= n; i++) s = s * 60 + p[i]
 	}
 	/Maximum resident set size/ { rss = $2 }
-	END { print s, rss }' "$work/time" >>"$work/$name.times"
-	echo "$name: $(tail -n 1 "$work/$name.times")" >&2
+	/User time \(seconds\)|System time \(seconds\)/ { cpu += $2 }
+	END { print s, rss, cpu }' "$work/time" >>"$work/$name.times"
+	echo "$name: $(tail -n 1 "$work/$name.times") (s, KiB, cpu s); load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }
 
 i=0
@@ -99,25 +105,36 @@ while [ $i -lt "$reps" ]; do
 	measure psql psql -X -q -d "$DATABASE_URL" -c "\\copy drip.email_campaign_prospect (customer_id, campaign_id, email, first_name, last_name, company, title, timezone, fields) FROM '$work/pg.csv' WITH (FORMAT csv, HEADER true)"
 	measure csv sh -c "prospect-import --campaign $camp --csv < '$work/p.csv'"
 	measure jsonl sh -c "prospect-import --campaign $camp < '$work/p.jsonl'"
+	if [ -n "${BASE:-}" ]; then
+		measure csv-base sh -c "'$BASE/bin/prospect-import' --campaign $camp --csv < '$work/p.csv'"
+		measure jsonl-base sh -c "'$BASE/bin/prospect-import' --campaign $camp < '$work/p.jsonl'"
+	fi
 done
 
-# stats NAME: best median peak-rss
+# stats NAME: best median peak-rss median-cpu-seconds
+med() { sort -n | awk '{ t[NR] = $1 }
+	END { printf "%.2f", NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }'; }
 stats() {
 	sort -n "$work/$1.times" | awk '{ t[NR] = $1; if ($2 > m) m = $2 }
 	END { printf "%.2f %.2f %d", t[1], (NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2), m }'
+	printf ' %s' "$(cut -d' ' -f3 "$work/$1.times" | med)"
 }
 set -- $(stats psql); pb=$1 pm=$2
-printf '%s prospects, %s runs each, %s suppression entries\n' "$rows" "$reps" "${ENTRIES:-0}"
-printf '%-30s %8s %8s %7s %7s %10s\n' "" best median ratio ratio "peak RSS"
-printf '%-30s %8s %8s %7s %7s %10s\n' "" s s best median KiB
-for n in psql csv jsonl; do
+printf '%s prospects, %s runs each, %s suppression entries; load %s\n' "$rows" "$reps" \
+	"${ENTRIES:-0}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-30s %8s %8s %7s %7s %10s %8s\n' "" best median ratio ratio "peak RSS" "CPU"
+printf '%-30s %8s %8s %7s %7s %10s %8s\n' "" s s best median KiB "s/M rows"
+for n in psql csv jsonl ${BASE:+csv-base jsonl-base}; do
 	set -- $(stats $n)
 	case $n in
 	psql)	label="psql \\copy" ;;
 	csv)	label="prospect-import --csv" ;;
 	jsonl)	label="prospect-import (JSON Lines)" ;;
+	csv-base) label="  base: --csv" ;;
+	jsonl-base) label="  base: JSON Lines" ;;
 	esac
-	printf '%-30s %8.2f %8.2f %7.2f %7.2f %10d\n' "$label" "$1" "$2" \
+	printf '%-30s %8.2f %8.2f %7.2f %7.2f %10d %8.2f\n' "$label" "$1" "$2" \
 		"$(echo "$1 $pb" | awk '{ print $1 / $2 }')" \
-		"$(echo "$2 $pm" | awk '{ print $1 / $2 }')" "$3"
+		"$(echo "$2 $pm" | awk '{ print $1 / $2 }')" "$3" \
+		"$(echo "$4 $rows" | awk '{ print $1 * 1000000 / $2 }')"
 done
