@@ -649,8 +649,9 @@ suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit
 	r = db_exec(e, db,
 	    "SELECT DISTINCT x.id"
 	    "  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, customer, keys)"
+	    " CROSS JOIN LATERAL unnest(x.keys::text[]) AS k(value)"
 	    "  JOIN drip.suppression_entry s"
-	    "    ON s.customer_id = x.customer AND s.value = ANY (x.keys::text[])", 3, p);
+	    "    ON s.customer_id = x.customer AND s.value = k.value", 3, p);
 	if (r == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++)
