@@ -100,7 +100,7 @@ BEGIN
 
 		IF mbs IS NOT NULL THEN
 			-- 2. The claim.
-			WITH mb AS (
+			WITH mb AS MATERIALIZED (
 				SELECT m.id, m.rate, m.cap, u.minute_used, u.day_used,
 				       u.minute_first, u.day_first
 				FROM unnest(mbs, rates, caps) AS m(id, rate, cap)
@@ -111,7 +111,7 @@ BEGIN
 					       min(x.claimed_at) FILTER (WHERE drip.counts_as_sent(x.status)) AS day_first
 					FROM drip.email_campaign_prospect_step x
 					WHERE x.identity_id = m.id AND x.claimed_at > t - interval '1 day') u
-			), due AS (
+			), due AS MATERIALIZED (
 				SELECT s.id, s.campaign_id, s.due_at, c.identity_id, c.daily_cap,
 				       coalesce(p.timezone, c.timezone) AS tz, c.send_days,
 				       c.send_start, c.send_end
@@ -127,12 +127,15 @@ BEGIN
 				       drip.next_in_window(t, w.tz, w.send_days, w.send_start,
 					   w.send_end) AS nw
 				FROM (SELECT DISTINCT tz, send_days, send_start, send_end FROM due) w
-			), camp AS (
-				SELECT x.campaign_id, count(*) AS used, min(x.claimed_at) AS first_at
-				FROM drip.email_campaign_prospect_step x
-				WHERE x.campaign_id IN (SELECT campaign_id FROM due WHERE daily_cap IS NOT NULL)
-				  AND x.claimed_at > t - interval '1 day' AND drip.counts_as_sent(x.status)
-				GROUP BY x.campaign_id
+			), camp AS MATERIALIZED (	-- capped campaigns only, each probed once
+				SELECT dc.campaign_id, u.used, u.first_at
+				FROM (SELECT DISTINCT campaign_id FROM due WHERE daily_cap IS NOT NULL) dc
+				CROSS JOIN LATERAL (
+					SELECT count(*) AS used, min(x.claimed_at) AS first_at
+					FROM drip.email_campaign_prospect_step x
+					WHERE x.campaign_id = dc.campaign_id
+					  AND x.claimed_at > t - interval '1 day'
+					  AND drip.counts_as_sent(x.status)) u
 			), r1 AS (
 				SELECT d.id, d.campaign_id, d.identity_id, d.due_at, d.daily_cap,
 				       w.nw, coalesce(u.used, 0) AS camp_used, u.first_at AS camp_first,
@@ -154,16 +157,17 @@ BEGIN
 				ORDER BY r.due_at, r.id
 				LIMIT lim - total
 			), locked AS (
-				SELECT s.id FROM drip.email_campaign_prospect_step s
-				WHERE s.id IN (SELECT id FROM pick) AND s.status = 'scheduled'
-				FOR UPDATE SKIP LOCKED
+				SELECT s.id, pk.identity_id, pk.campaign_id
+				FROM pick pk JOIN drip.email_campaign_prospect_step s ON s.id = pk.id
+				WHERE s.status = 'scheduled'
+				FOR UPDATE OF s SKIP LOCKED
 			), claimed AS (
 				UPDATE drip.email_campaign_prospect_step s
 				SET status = 'claimed', claimed_by = worker, claimed_at = t,
-				    lease_until = t + lease, identity_id = pk.identity_id
-				FROM locked l JOIN pick pk ON pk.id = l.id
+				    lease_until = t + lease, identity_id = l.identity_id
+				FROM locked l
 				WHERE s.id = l.id AND s.status = 'scheduled'
-				RETURNING s.id, pk.identity_id, pk.campaign_id
+				RETURNING s.id, l.identity_id, l.campaign_id
 			), mbx AS (	-- mailboxes this claim filled: free again when
 				SELECT m.id, greatest(
 					CASE WHEN m.minute_used + coalesce(n.n, 0) >= m.rate
