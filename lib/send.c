@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drip.h"
@@ -79,6 +80,11 @@ struct marks {
 
 #define NBUCKET	1024
 
+/* When batched commits go (see send_due's loop). */
+#define FLUSH_SENDING_S	0.02
+#define FLUSH_MARKS	200
+#define FLUSH_MARKS_S	0.2
+
 struct sender {
 	const struct send_opts *o;
 	struct send_stats *st;
@@ -96,6 +102,9 @@ struct sender {
 	struct job	**tosend;	/* committed 'sending': send them */
 	size_t		 ntosend, captosend;
 	int		 failed;	/* a database error: stop */
+	int		 pumping;	/* inside pump(): no nested pump */
+	double		 sending_since;	/* oldest draft waiting for its commit */
+	double		 marks_since;	/* oldest state change not committed */
 	struct mbox	*down;		/* mailboxes to give back (mailbox_down) */
 };
 
@@ -113,6 +122,15 @@ note(struct sender *sd, int prio, const char *fmt, ...)
 	sd->o->note(sd->o->note_arg, prio, line);
 }
 
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int
 grow(void **v, size_t *cap, size_t need, size_t size)
 {
@@ -128,6 +146,17 @@ grow(void **v, size_t *cap, size_t need, size_t size)
 	*v = p;
 	*cap = c;
 	return 0;
+}
+
+static size_t
+nmarks(const struct sender *sd)
+{
+	size_t n = 0;
+	int w;
+
+	for (w = 0; w <= MARK_RELEASED; w++)
+		n += sd->m[w].n;
+	return n;
 }
 
 static void
@@ -157,6 +186,8 @@ mark(struct sender *sd, enum step_mark what, long long id, time_t t, const char 
 		derr_set(sd->e, EX_OSERR, "out of memory");
 		return;
 	}
+	if (nmarks(sd) == 0)
+		sd->marks_since = mono();
 	m->ids[m->n] = id;
 	m->times[m->n] = t;
 	m->reasons[m->n] = r;
@@ -353,6 +384,8 @@ queue_sending(struct sender *sd, struct job *j)
 		derr_set(sd->e, EX_OSERR, "out of memory");
 		return;
 	}
+	if (sd->nsending == 0)
+		sd->sending_since = mono();
 	sd->sending[sd->nsending++] = j;
 }
 
@@ -364,17 +397,34 @@ sent_time(const struct graph_msg *m)
 	return m->sent_at[0] && rfc3339_parse(m->sent_at, &t) == 0 ? t : clock_now();
 }
 
+static void answer(struct sender *, struct job *, struct graph_resp *);
+static void pump(struct sender *);
+
+/*
+ * A request is over. Queued work starts at once, from here, so that
+ * concurrency requests stay in flight while the answers come in, not
+ * only at the next turn of the main loop.
+ */
 static void
 answered(struct graph_resp *r, void *arg)
 {
 	struct job *j = arg;
 	struct sender *sd = j->sd;
-	struct graph_msg msg;
-	int found;
 
 	j->mb->inflight--;
 	sd->inflight--;
 	mbox_ready(sd, j->mb);
+	answer(sd, j, r);
+	if (!sd->pumping && !sd->failed)
+		pump(sd);
+}
+
+static void
+answer(struct sender *sd, struct job *j, struct graph_resp *r)
+{
+	struct graph_msg msg;
+	int found;
+
 	if (r->class != GRAPH_OK) {
 		/* a draft or message that is gone, when we look it up */
 		if (j->stage == ST_LOOKUP && r->status == 404) {
@@ -545,6 +595,7 @@ pump(struct sender *sd)
 	struct job *j;
 	size_t rounds = 0;
 
+	sd->pumping = 1;
 	while (sd->inflight < (size_t)sd->o->concurrency && (mb = sd->ready_head) != NULL) {
 		sd->ready_head = mb->rnext;
 		if (sd->ready_head == NULL)
@@ -568,6 +619,7 @@ pump(struct sender *sd)
 		start(sd, j);
 		mbox_ready(sd, mb);
 	}
+	sd->pumping = 0;
 }
 
 /* ---- preparing a claimed batch ---- */
@@ -915,24 +967,39 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		goto out;
 	while (!sd.failed) {
 		int time_left = time(NULL) < deadline;
+		double now;
+		int dry;
 
-		if (time_left && (more || reconcile)) {
-			size_t busy = sd.inflight + sd.queued + sd.nsending;
-			size_t room = busy < (size_t)o->concurrency * 2 ?
-			    (size_t)o->concurrency * 2 - busy : 0;
-
-			if (room > 0) {
-				if ((r = claim_more(&sd, reconcile, room)) == -1)
-					goto out;
-				if (reconcile && r == 0)
-					reconcile = 0;
-				else if (!reconcile)
-					more = r;
-			}
+		/*
+		 * A whole batch as soon as fewer steps wait than can be
+		 * in flight, so the requests never wait for a claim.
+		 */
+		if (time_left && (more || reconcile) && sd.queued < (size_t)o->concurrency) {
+			if ((r = claim_more(&sd, reconcile, (size_t)o->batch)) == -1)
+				goto out;
+			if (reconcile && r == 0)
+				reconcile = 0;
+			else if (!reconcile)
+				more = r;
 		}
 		if (!time_left)
 			release_queued(&sd);
-		if (give_back(&sd) == -1 || flush_sending(&sd) == -1 ||
+		pump(&sd);
+		/*
+		 * Commits go in batches: drafts as soon as the requests in
+		 * flight run low or FLUSH_SENDING_S has passed (their sends
+		 * wait for that commit), the other state changes by count
+		 * or age. Nothing in flight: everything, now.
+		 */
+		now = mono();
+		dry = sd.inflight < (size_t)(o->concurrency + 1) / 2;
+		if (give_back(&sd) == -1)
+			goto out;
+		if (sd.nsending > 0 && (dry || sd.nsending >= (size_t)o->concurrency / 2 ||
+		    now - sd.sending_since >= FLUSH_SENDING_S) && flush_sending(&sd) == -1)
+			goto out;
+		if (nmarks(&sd) > 0 && (sd.inflight == 0 || !time_left ||
+		    nmarks(&sd) >= FLUSH_MARKS || now - sd.marks_since >= FLUSH_MARKS_S) &&
 		    flush_marks(&sd) == -1)
 			goto out;
 		pump(&sd);
@@ -940,7 +1007,7 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		    (!time_left || (!more && !reconcile)))
 			break;
 		if (sd.inflight > 0)
-			graph_run(sd.g, 50);
+			graph_run(sd.g, 5);
 	}
 	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_marks(&sd) == 0 &&
 	    !sd.failed)
