@@ -99,6 +99,10 @@ struct sender {
 	struct job	**sending;	/* drafts to commit as 'sending' */
 	size_t		 nsending, capsending;
 	struct marks	 m[MARK_RELEASED + 1];
+	PGconn		*mdb;		/* commits the marks, while we go on */
+	struct marks	 busy;		/* the marks being committed there */
+	enum step_mark	 busy_kind;
+	int		 busy_on;
 	struct job	**tosend;	/* committed 'sending': send them */
 	size_t		 ntosend, captosend;
 	int		 failed;	/* a database error: stop */
@@ -835,35 +839,84 @@ flush_sending(struct sender *sd)
 	return 0;
 }
 
+/*
+ * The final state changes (sent, deferred, stopped, ...) are committed on
+ * a second connection, one batch at a time, without waiting: the server
+ * works on them while the requests go on. They only ever follow a commit
+ * made on the first connection ('sending' before a send), never precede
+ * one, so the exactly-once argument is unchanged.
+ */
+static void
+count_marks(struct sender *sd, enum step_mark w, size_t done)
+{
+	switch (w) {
+	case MARK_SENT:		sd->st->sent += (long)done; break;
+	case MARK_DEFERRED:	sd->st->deferred += (long)done; break;
+	case MARK_FAILED:	sd->st->failed += (long)done; break;
+	case MARK_SUPPRESSED:	sd->st->suppressed += (long)done; break;
+	case MARK_BOUNCED:	sd->st->bounced += (long)done; break;
+	case MARK_REVIEW:	sd->st->review += (long)done; break;
+	case MARK_UNKNOWN:
+	case MARK_RELEASED:	break;
+	}
+}
+
 static int
-flush_marks(struct sender *sd)
+collect_marks(struct sender *sd, int wait)
+{
+	size_t i, done;
+	int r;
+
+	if (!sd->busy_on)
+		return 0;
+	if ((r = steps_mark_poll(sd->e, sd->mdb, wait, &done)) <= 0)
+		return r;
+	count_marks(sd, sd->busy_kind, done);
+	for (i = 0; i < sd->busy.n; i++)
+		free(sd->busy.reasons[i]);
+	sd->busy.n = 0;
+	sd->busy_on = 0;
+	return 0;
+}
+
+/* Start committing the next kind of marks, if the last batch is done. */
+static int
+flush_marks(struct sender *sd, int wait)
 {
 	enum step_mark w;
-	size_t i, done;
-	time_t now = clock_now();
+	struct marks tmp;
 
-	for (w = 0; w <= MARK_RELEASED; w++) {
-		struct marks *m = &sd->m[w];
-
-		if (m->n == 0)
-			continue;
-		if (steps_mark(sd->e, sd->db, w, sd->worker, now, m->ids, m->times,
-		    (const char *const *)m->reasons, m->n, &done) == -1)
+	do {
+		if (collect_marks(sd, wait) == -1)
 			return -1;
-		switch (w) {
-		case MARK_SENT:		sd->st->sent += (long)done; break;
-		case MARK_DEFERRED:	sd->st->deferred += (long)done; break;
-		case MARK_FAILED:	sd->st->failed += (long)done; break;
-		case MARK_SUPPRESSED:	sd->st->suppressed += (long)done; break;
-		case MARK_BOUNCED:	sd->st->bounced += (long)done; break;
-		case MARK_REVIEW:	sd->st->review += (long)done; break;
-		case MARK_UNKNOWN:
-		case MARK_RELEASED:	break;
-		}
-		for (i = 0; i < m->n; i++)
-			free(m->reasons[i]);
-		m->n = 0;
-	}
+		if (sd->busy_on)
+			return 0;
+		for (w = 0; w <= MARK_RELEASED && sd->m[w].n == 0; w++)
+			;
+		if (w > MARK_RELEASED)
+			return 0;
+		/* the batch goes; its arrays come back empty for new marks */
+		tmp = sd->busy;
+		sd->busy = sd->m[w];
+		sd->m[w] = tmp;
+		sd->busy_kind = w;
+		if (nmarks(sd) > 0)
+			sd->marks_since = mono();
+		if (steps_mark_start(sd->e, sd->mdb, w, sd->worker, clock_now(),
+		    sd->busy.ids, sd->busy.times, (const char *const *)sd->busy.reasons,
+		    sd->busy.n) == -1)
+			return -1;
+		sd->busy_on = 1;
+	} while (wait);
+	return 0;
+}
+
+static int
+flush_all_marks(struct sender *sd)
+{
+	while (sd->busy_on || nmarks(sd) > 0)
+		if (flush_marks(sd, 1) == -1)
+			return -1;
 	return 0;
 }
 
@@ -940,6 +993,12 @@ sender_free(struct sender *sd)
 		free(sd->m[i].times);
 		free(sd->m[i].reasons);
 	}
+	for (i = 0; i < sd->busy.n; i++)
+		free(sd->busy.reasons[i]);
+	free(sd->busy.ids);
+	free(sd->busy.times);
+	free(sd->busy.reasons);
+	PQfinish(sd->mdb);
 	free(sd->sending);
 	crypt_key_wipe(&sd->key);
 	graph_free(sd->g);
@@ -962,6 +1021,10 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		worker_name(sd.worker, sizeof(sd.worker));
 	if ((sd.db = db_open(e, o->conninfo)) == NULL)
 		return -1;
+	if ((sd.mdb = db_open(e, o->conninfo)) == NULL) {
+		PQfinish(sd.db);
+		return -1;
+	}
 	if (crypt_key_load(e, o->key_file, &sd.key) == -1 ||
 	    (sd.g = graph_new(e, &go)) == NULL)
 		goto out;
@@ -998,9 +1061,11 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		if (sd.nsending > 0 && (dry || sd.nsending >= (size_t)o->concurrency / 2 ||
 		    now - sd.sending_since >= FLUSH_SENDING_S) && flush_sending(&sd) == -1)
 			goto out;
+		if (collect_marks(&sd, 0) == -1)
+			goto out;
 		if (nmarks(&sd) > 0 && (sd.inflight == 0 || !time_left ||
 		    nmarks(&sd) >= FLUSH_MARKS || now - sd.marks_since >= FLUSH_MARKS_S) &&
-		    flush_marks(&sd) == -1)
+		    flush_marks(&sd, sd.inflight == 0) == -1)
 			goto out;
 		pump(&sd);
 		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
@@ -1009,7 +1074,7 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		if (sd.inflight > 0)
 			graph_run(sd.g, 5);
 	}
-	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_marks(&sd) == 0 &&
+	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_all_marks(&sd) == 0 &&
 	    !sd.failed)
 		rc = 0;
 out:
