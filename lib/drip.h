@@ -213,6 +213,11 @@ int	steps_mark(struct derr *, PGconn *, enum step_mark, const char *worker,
 	    const char *const *reasons, size_t n, size_t *done);
 int	steps_mailbox_down(struct derr *, PGconn *, const char *worker, time_t now,
 	    long long identity_id, const char *reason);
+/* steps_mark, sent without waiting; steps_mark_poll: 1 answered, 0 not yet */
+int	steps_mark_start(struct derr *, PGconn *, enum step_mark, const char *worker,
+	    time_t now, const long long *ids, const time_t *times,
+	    const char *const *reasons, size_t n);
+int	steps_mark_poll(struct derr *, PGconn *, int wait, size_t *done);
 
 /* template.c: {{name}} and {{name|fallback}} in subjects and bodies */
 #define TMPL_NAME_MAX	64

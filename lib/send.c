@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drip.h"
@@ -79,6 +80,11 @@ struct marks {
 
 #define NBUCKET	1024
 
+/* When batched commits go (see send_due's loop). */
+#define FLUSH_SENDING_S	0.02
+#define FLUSH_MARKS	200
+#define FLUSH_MARKS_S	0.2
+
 struct sender {
 	const struct send_opts *o;
 	struct send_stats *st;
@@ -93,9 +99,16 @@ struct sender {
 	struct job	**sending;	/* drafts to commit as 'sending' */
 	size_t		 nsending, capsending;
 	struct marks	 m[MARK_RELEASED + 1];
+	PGconn		*mdb;		/* commits the marks, while we go on */
+	struct marks	 busy;		/* the marks being committed there */
+	enum step_mark	 busy_kind;
+	int		 busy_on;
 	struct job	**tosend;	/* committed 'sending': send them */
 	size_t		 ntosend, captosend;
 	int		 failed;	/* a database error: stop */
+	int		 pumping;	/* inside pump(): no nested pump */
+	double		 sending_since;	/* oldest draft waiting for its commit */
+	double		 marks_since;	/* oldest state change not committed */
 	struct mbox	*down;		/* mailboxes to give back (mailbox_down) */
 };
 
@@ -113,6 +126,15 @@ note(struct sender *sd, int prio, const char *fmt, ...)
 	sd->o->note(sd->o->note_arg, prio, line);
 }
 
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int
 grow(void **v, size_t *cap, size_t need, size_t size)
 {
@@ -128,6 +150,17 @@ grow(void **v, size_t *cap, size_t need, size_t size)
 	*v = p;
 	*cap = c;
 	return 0;
+}
+
+static size_t
+nmarks(const struct sender *sd)
+{
+	size_t n = 0;
+	int w;
+
+	for (w = 0; w <= MARK_RELEASED; w++)
+		n += sd->m[w].n;
+	return n;
 }
 
 static void
@@ -157,6 +190,8 @@ mark(struct sender *sd, enum step_mark what, long long id, time_t t, const char 
 		derr_set(sd->e, EX_OSERR, "out of memory");
 		return;
 	}
+	if (nmarks(sd) == 0)
+		sd->marks_since = mono();
 	m->ids[m->n] = id;
 	m->times[m->n] = t;
 	m->reasons[m->n] = r;
@@ -353,6 +388,8 @@ queue_sending(struct sender *sd, struct job *j)
 		derr_set(sd->e, EX_OSERR, "out of memory");
 		return;
 	}
+	if (sd->nsending == 0)
+		sd->sending_since = mono();
 	sd->sending[sd->nsending++] = j;
 }
 
@@ -364,17 +401,34 @@ sent_time(const struct graph_msg *m)
 	return m->sent_at[0] && rfc3339_parse(m->sent_at, &t) == 0 ? t : clock_now();
 }
 
+static void answer(struct sender *, struct job *, struct graph_resp *);
+static void pump(struct sender *);
+
+/*
+ * A request is over. Queued work starts at once, from here, so that
+ * concurrency requests stay in flight while the answers come in, not
+ * only at the next turn of the main loop.
+ */
 static void
 answered(struct graph_resp *r, void *arg)
 {
 	struct job *j = arg;
 	struct sender *sd = j->sd;
-	struct graph_msg msg;
-	int found;
 
 	j->mb->inflight--;
 	sd->inflight--;
 	mbox_ready(sd, j->mb);
+	answer(sd, j, r);
+	if (!sd->pumping && !sd->failed)
+		pump(sd);
+}
+
+static void
+answer(struct sender *sd, struct job *j, struct graph_resp *r)
+{
+	struct graph_msg msg;
+	int found;
+
 	if (r->class != GRAPH_OK) {
 		/* a draft or message that is gone, when we look it up */
 		if (j->stage == ST_LOOKUP && r->status == 404) {
@@ -545,6 +599,7 @@ pump(struct sender *sd)
 	struct job *j;
 	size_t rounds = 0;
 
+	sd->pumping = 1;
 	while (sd->inflight < (size_t)sd->o->concurrency && (mb = sd->ready_head) != NULL) {
 		sd->ready_head = mb->rnext;
 		if (sd->ready_head == NULL)
@@ -568,6 +623,7 @@ pump(struct sender *sd)
 		start(sd, j);
 		mbox_ready(sd, mb);
 	}
+	sd->pumping = 0;
 }
 
 /* ---- preparing a claimed batch ---- */
@@ -649,8 +705,9 @@ suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit
 	r = db_exec(e, db,
 	    "SELECT DISTINCT x.id"
 	    "  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, customer, keys)"
+	    " CROSS JOIN LATERAL unnest(x.keys::text[]) AS k(value)"
 	    "  JOIN drip.suppression_entry s"
-	    "    ON s.customer_id = x.customer AND s.value = ANY (x.keys::text[])", 3, p);
+	    "    ON s.customer_id = x.customer AND s.value = k.value", 3, p);
 	if (r == NULL)
 		goto out;
 	for (row = 0; row < PQntuples(r); row++)
@@ -782,35 +839,84 @@ flush_sending(struct sender *sd)
 	return 0;
 }
 
+/*
+ * The final state changes (sent, deferred, stopped, ...) are committed on
+ * a second connection, one batch at a time, without waiting: the server
+ * works on them while the requests go on. They only ever follow a commit
+ * made on the first connection ('sending' before a send), never precede
+ * one, so the exactly-once argument is unchanged.
+ */
+static void
+count_marks(struct sender *sd, enum step_mark w, size_t done)
+{
+	switch (w) {
+	case MARK_SENT:		sd->st->sent += (long)done; break;
+	case MARK_DEFERRED:	sd->st->deferred += (long)done; break;
+	case MARK_FAILED:	sd->st->failed += (long)done; break;
+	case MARK_SUPPRESSED:	sd->st->suppressed += (long)done; break;
+	case MARK_BOUNCED:	sd->st->bounced += (long)done; break;
+	case MARK_REVIEW:	sd->st->review += (long)done; break;
+	case MARK_UNKNOWN:
+	case MARK_RELEASED:	break;
+	}
+}
+
 static int
-flush_marks(struct sender *sd)
+collect_marks(struct sender *sd, int wait)
+{
+	size_t i, done;
+	int r;
+
+	if (!sd->busy_on)
+		return 0;
+	if ((r = steps_mark_poll(sd->e, sd->mdb, wait, &done)) <= 0)
+		return r;
+	count_marks(sd, sd->busy_kind, done);
+	for (i = 0; i < sd->busy.n; i++)
+		free(sd->busy.reasons[i]);
+	sd->busy.n = 0;
+	sd->busy_on = 0;
+	return 0;
+}
+
+/* Start committing the next kind of marks, if the last batch is done. */
+static int
+flush_marks(struct sender *sd, int wait)
 {
 	enum step_mark w;
-	size_t i, done;
-	time_t now = clock_now();
+	struct marks tmp;
 
-	for (w = 0; w <= MARK_RELEASED; w++) {
-		struct marks *m = &sd->m[w];
-
-		if (m->n == 0)
-			continue;
-		if (steps_mark(sd->e, sd->db, w, sd->worker, now, m->ids, m->times,
-		    (const char *const *)m->reasons, m->n, &done) == -1)
+	do {
+		if (collect_marks(sd, wait) == -1)
 			return -1;
-		switch (w) {
-		case MARK_SENT:		sd->st->sent += (long)done; break;
-		case MARK_DEFERRED:	sd->st->deferred += (long)done; break;
-		case MARK_FAILED:	sd->st->failed += (long)done; break;
-		case MARK_SUPPRESSED:	sd->st->suppressed += (long)done; break;
-		case MARK_BOUNCED:	sd->st->bounced += (long)done; break;
-		case MARK_REVIEW:	sd->st->review += (long)done; break;
-		case MARK_UNKNOWN:
-		case MARK_RELEASED:	break;
-		}
-		for (i = 0; i < m->n; i++)
-			free(m->reasons[i]);
-		m->n = 0;
-	}
+		if (sd->busy_on)
+			return 0;
+		for (w = 0; w <= MARK_RELEASED && sd->m[w].n == 0; w++)
+			;
+		if (w > MARK_RELEASED)
+			return 0;
+		/* the batch goes; its arrays come back empty for new marks */
+		tmp = sd->busy;
+		sd->busy = sd->m[w];
+		sd->m[w] = tmp;
+		sd->busy_kind = w;
+		if (nmarks(sd) > 0)
+			sd->marks_since = mono();
+		if (steps_mark_start(sd->e, sd->mdb, w, sd->worker, clock_now(),
+		    sd->busy.ids, sd->busy.times, (const char *const *)sd->busy.reasons,
+		    sd->busy.n) == -1)
+			return -1;
+		sd->busy_on = 1;
+	} while (wait);
+	return 0;
+}
+
+static int
+flush_all_marks(struct sender *sd)
+{
+	while (sd->busy_on || nmarks(sd) > 0)
+		if (flush_marks(sd, 1) == -1)
+			return -1;
 	return 0;
 }
 
@@ -887,6 +993,12 @@ sender_free(struct sender *sd)
 		free(sd->m[i].times);
 		free(sd->m[i].reasons);
 	}
+	for (i = 0; i < sd->busy.n; i++)
+		free(sd->busy.reasons[i]);
+	free(sd->busy.ids);
+	free(sd->busy.times);
+	free(sd->busy.reasons);
+	PQfinish(sd->mdb);
 	free(sd->sending);
 	crypt_key_wipe(&sd->key);
 	graph_free(sd->g);
@@ -909,39 +1021,60 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		worker_name(sd.worker, sizeof(sd.worker));
 	if ((sd.db = db_open(e, o->conninfo)) == NULL)
 		return -1;
+	if ((sd.mdb = db_open(e, o->conninfo)) == NULL) {
+		PQfinish(sd.db);
+		return -1;
+	}
 	if (crypt_key_load(e, o->key_file, &sd.key) == -1 ||
 	    (sd.g = graph_new(e, &go)) == NULL)
 		goto out;
 	while (!sd.failed) {
 		int time_left = time(NULL) < deadline;
+		double now;
+		int dry;
 
-		if (time_left && (more || reconcile)) {
-			size_t busy = sd.inflight + sd.queued + sd.nsending;
-			size_t room = busy < (size_t)o->concurrency * 2 ?
-			    (size_t)o->concurrency * 2 - busy : 0;
-
-			if (room > 0) {
-				if ((r = claim_more(&sd, reconcile, room)) == -1)
-					goto out;
-				if (reconcile && r == 0)
-					reconcile = 0;
-				else if (!reconcile)
-					more = r;
-			}
+		/*
+		 * A whole batch as soon as fewer steps wait than can be
+		 * in flight, so the requests never wait for a claim.
+		 */
+		if (time_left && (more || reconcile) && sd.queued < (size_t)o->concurrency) {
+			if ((r = claim_more(&sd, reconcile, (size_t)o->batch)) == -1)
+				goto out;
+			if (reconcile && r == 0)
+				reconcile = 0;
+			else if (!reconcile)
+				more = r;
 		}
 		if (!time_left)
 			release_queued(&sd);
-		if (give_back(&sd) == -1 || flush_sending(&sd) == -1 ||
-		    flush_marks(&sd) == -1)
+		pump(&sd);
+		/*
+		 * Commits go in batches: drafts as soon as the requests in
+		 * flight run low or FLUSH_SENDING_S has passed (their sends
+		 * wait for that commit), the other state changes by count
+		 * or age. Nothing in flight: everything, now.
+		 */
+		now = mono();
+		dry = sd.inflight < (size_t)(o->concurrency + 1) / 2;
+		if (give_back(&sd) == -1)
+			goto out;
+		if (sd.nsending > 0 && (dry || sd.nsending >= (size_t)o->concurrency / 2 ||
+		    now - sd.sending_since >= FLUSH_SENDING_S) && flush_sending(&sd) == -1)
+			goto out;
+		if (collect_marks(&sd, 0) == -1)
+			goto out;
+		if (nmarks(&sd) > 0 && (sd.inflight == 0 || !time_left ||
+		    nmarks(&sd) >= FLUSH_MARKS || now - sd.marks_since >= FLUSH_MARKS_S) &&
+		    flush_marks(&sd, sd.inflight == 0) == -1)
 			goto out;
 		pump(&sd);
 		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
 		    (!time_left || (!more && !reconcile)))
 			break;
 		if (sd.inflight > 0)
-			graph_run(sd.g, 50);
+			graph_run(sd.g, 5);
 	}
-	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_marks(&sd) == 0 &&
+	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_all_marks(&sd) == 0 &&
 	    !sd.failed)
 		rc = 0;
 out:

@@ -285,47 +285,113 @@ out:
  * (times), deferred (times and reasons), stopped, review and unknown
  * (reasons). *done is how many steps changed.
  */
-int
-steps_mark(struct derr *e, PGconn *c, enum step_mark what, const char *worker,
-    time_t now, const long long *ids, const time_t *times,
-    const char *const *reasons, size_t n, size_t *done)
-{
-	static const char *const sql[] = {
-		[MARK_SENT] = "SELECT count(*) FROM drip.mark_sent($1, $2, $3, $4::timestamptz[])",
-		[MARK_DEFERRED] = "SELECT count(*) FROM drip.mark_deferred($1, $2, $3, $4::timestamptz[], $5)",
-		[MARK_FAILED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'failed', $4)",
-		[MARK_SUPPRESSED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'suppressed', $4)",
-		[MARK_BOUNCED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'bounced', $4)",
-		[MARK_REVIEW] = "SELECT count(*) FROM drip.mark_review($1, $2, $3, $4)",
-		[MARK_UNKNOWN] = "SELECT count(*) FROM drip.mark_unknown($1, $2, $3, $4)",
-		[MARK_RELEASED] = "SELECT count(*) FROM drip.mark_released($1, $2, $3, $4)",
-	};
-	const char *p[5] = { NULL };
-	PGresult *r = NULL;
-	int np = 4;
+static const char *const mark_sql[] = {
+	[MARK_SENT] = "SELECT count(*) FROM drip.mark_sent($1, $2, $3, $4::timestamptz[])",
+	[MARK_DEFERRED] = "SELECT count(*) FROM drip.mark_deferred($1, $2, $3, $4::timestamptz[], $5)",
+	[MARK_FAILED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'failed', $4)",
+	[MARK_SUPPRESSED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'suppressed', $4)",
+	[MARK_BOUNCED] = "SELECT count(*) FROM drip.mark_stopped($1, $2, $3, 'bounced', $4)",
+	[MARK_REVIEW] = "SELECT count(*) FROM drip.mark_review($1, $2, $3, $4)",
+	[MARK_UNKNOWN] = "SELECT count(*) FROM drip.mark_unknown($1, $2, $3, $4)",
+	[MARK_RELEASED] = "SELECT count(*) FROM drip.mark_released($1, $2, $3, $4)",
+};
 
-	*done = 0;
-	if (n == 0)
-		return 0;
+/* The parameters of a mark statement: p[2..4] allocated, *np set. */
+static int
+mark_params(struct derr *e, enum step_mark what, const long long *ids,
+    const time_t *times, const char *const *reasons, size_t n, const char **p,
+    int *np)
+{
+	*np = 4;
 	p[2] = pgarray_ids(ids, n);
+	p[3] = p[4] = NULL;
 	if (what == MARK_SENT)
 		p[3] = pgarray_times(times, n);
 	else if (what == MARK_DEFERRED) {
 		p[3] = pgarray_times(times, n);
 		p[4] = pgarray_text(reasons, n);
-		np = 5;
+		*np = 5;
 	} else
 		p[3] = pgarray_text(reasons, n);
-	if (p[2] && p[3] && (np == 4 || p[4]))
-		r = transition(e, c, sql[what], worker, now, np, p);
-	else
-		derr_set(e, EX_OSERR, "out of memory");
+	if (p[2] && p[3] && (*np == 4 || p[4]))
+		return 0;
+	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
+	return derr_set(e, EX_OSERR, "out of memory");
+}
+
+int
+steps_mark(struct derr *e, PGconn *c, enum step_mark what, const char *worker,
+    time_t now, const long long *ids, const time_t *times,
+    const char *const *reasons, size_t n, size_t *done)
+{
+	const char *p[5] = { NULL };
+	PGresult *r;
+	int np;
+
+	*done = 0;
+	if (n == 0)
+		return 0;
+	if (mark_params(e, what, ids, times, reasons, n, p, &np) == -1)
+		return -1;
+	r = transition(e, c, mark_sql[what], worker, now, np, p);
 	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
 	if (r == NULL)
 		return -1;
 	*done = (size_t)num(r, 0, 0);
 	PQclear(r);
 	return 0;
+}
+
+/*
+ * steps_mark without waiting for its answer: the statement runs in the
+ * server while the caller goes on; steps_mark_poll reads the answer. The
+ * connection carries nothing else meanwhile.
+ */
+int
+steps_mark_start(struct derr *e, PGconn *c, enum step_mark what,
+    const char *worker, time_t now, const long long *ids, const time_t *times,
+    const char *const *reasons, size_t n)
+{
+	char t[RFC3339_LEN];
+	const char *p[5] = { NULL };
+	int np, ok;
+
+	if (mark_params(e, what, ids, times, reasons, n, p, &np) == -1)
+		return -1;
+	rfc3339(t, now);
+	p[0] = worker;
+	p[1] = t;
+	ok = PQsendQueryParams(c, mark_sql[what], np, NULL, p, NULL, NULL, 0);
+	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
+	if (!ok)
+		return db_error(e, c, NULL, "database");
+	return 0;
+}
+
+/* 1 and *done: answered; 0: still running (only when !wait); -1: failed */
+int
+steps_mark_poll(struct derr *e, PGconn *c, int wait, size_t *done)
+{
+	PGresult *r, *more;
+	int rc = 1;
+
+	*done = 0;
+	if (!wait) {
+		if (!PQconsumeInput(c))
+			return db_error(e, c, NULL, "database");
+		if (PQisBusy(c))
+			return 0;
+	}
+	if ((r = PQgetResult(c)) == NULL)
+		return derr_set(e, EX_SOFTWARE, "database: no answer to a state change");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		*done = (size_t)num(r, 0, 0);
+	else
+		rc = db_error(e, c, r, "database");
+	PQclear(r);
+	while ((more = PQgetResult(c)) != NULL)
+		PQclear(more);
+	return rc;
 }
 
 int

@@ -214,10 +214,10 @@ BEGIN;
 SELECT count(*) FROM drip.claim_due('bench', '$t', 100, '5 minutes');
 ROLLBACK;
 EOF
-	# The statement that finds the mailboxes with due steps.
-	awk '/^LOG: +duration:/ { p = 0 } /Query Text: SELECT i.id, i.rate_per_minute/ { p = 1 } p' \
+	# The statement that finds the candidate steps and their mailboxes.
+	awk '/^LOG: +duration:/ { p = 0 } /Query Text: WITH cand AS/ { p = 1 } p' \
 		"$BENCH_DIR/claim.plan" >"$BENCH_DIR/claim.mailboxes.plan"
-	say '    the plan of its "mailboxes with due steps" statement (auto_explain, ANALYZE, BUFFERS):'
+	say '    the plan of its "candidates and their mailboxes" statement (auto_explain, ANALYZE, BUFFERS):'
 	while IFS= read -r l; do say '      %s' "$l"; done <"$BENCH_DIR/claim.mailboxes.plan"
 	if grep -q 'email_campaign_prospect_step_due' "$BENCH_DIR/claim.mailboxes.plan"; then
 		say '    it uses the partial index email_campaign_prospect_step_due'
