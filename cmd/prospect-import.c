@@ -405,6 +405,13 @@ json_quote(char *buf, size_t size, size_t *o, const char *s, size_t len)
 	return 0;
 }
 
+/* An empty cell is no value, except an empty email, which is reported. */
+static int
+cell_absent(const struct column *col, size_t len)
+{
+	return len == 0 && (col->custom || strcmp(col->name, "email") != 0);
+}
+
 /*
  * The fast way for CSV: the record straight into a prospect, with the
  * checks prospect_read() would make of record_object()'s object (the same
@@ -427,7 +434,7 @@ record_prospect(struct run *r, const struct csv *c, const struct column *cols,
 		if (cols[i].ignore)
 			continue;
 		v = csv_field(c, i, &len);
-		if (len == 0 && (cols[i].custom || strcmp(cols[i].name, "email") != 0))
+		if (cell_absent(&cols[i], len))
 			continue;
 		if (!cell_ok(cols[i].field, v, len))
 			return 0;
@@ -490,7 +497,7 @@ record_object(const struct csv *c, const struct column *cols, size_t n)
 		if (cols[i].ignore)
 			continue;
 		v = csv_field(c, i, &len);
-		if (len == 0 && (cols[i].custom || strcmp(cols[i].name, "email") != 0))
+		if (cell_absent(&cols[i], len))
 			continue;
 		if (cols[i].custom && fields == NULL) {
 			if ((fields = json_object_new_object()) == NULL)

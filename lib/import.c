@@ -276,9 +276,9 @@ bloom_block(unsigned char *bloom, const char *addr, uint64_t *h2)
 	return block;
 }
 
-/* 1 if the address may have been sent already; else remember it. */
+/* 1 if every bit of h2 in the block was set; with set, they are now. */
 static int
-bloom_seen(unsigned char *block, uint64_t h2)
+bloom_test(unsigned char *block, uint64_t h2, int set)
 {
 	unsigned bit;
 	int i, all = 1;
@@ -287,10 +287,19 @@ bloom_seen(unsigned char *block, uint64_t h2)
 		bit = (unsigned)((h2 >> (9 * i)) & 511);
 		if (!(block[bit / 8] & (1U << (bit % 8)))) {
 			all = 0;
+			if (!set)
+				break;
 			block[bit / 8] |= (unsigned char)(1U << (bit % 8));
 		}
 	}
 	return all;
+}
+
+/* 1 if the address may have been sent already; else remember it. */
+static int
+bloom_seen(unsigned char *block, uint64_t h2)
+{
+	return bloom_test(block, h2, 1);
 }
 
 static int add_staged(struct derr *, struct importer *, long,
@@ -320,16 +329,9 @@ entries_may_have(unsigned char *f, const char *value)
 {
 	unsigned char *block;
 	uint64_t h2;
-	unsigned bit;
-	int i;
 
 	block = entries_block(f, value, &h2);
-	for (i = 0; i < BLOOM_K; i++) {
-		bit = (unsigned)((h2 >> (9 * i)) & 511);
-		if (!(block[bit / 8] & (1U << (bit % 8))))
-			return 0;
-	}
-	return 1;
+	return bloom_test(block, h2, 0);
 }
 
 static void
@@ -337,14 +339,9 @@ entries_add(unsigned char *f, const char *value)
 {
 	unsigned char *block;
 	uint64_t h2;
-	unsigned bit;
-	int i;
 
 	block = entries_block(f, value, &h2);
-	for (i = 0; i < BLOOM_K; i++) {
-		bit = (unsigned)((h2 >> (9 * i)) & 511);
-		block[bit / 8] |= (unsigned char)(1U << (bit % 8));
-	}
+	(void)bloom_test(block, h2, 1);
 }
 
 /* COPY TO takes no parameters: the customer goes as a setting of this transaction. */
