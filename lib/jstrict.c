@@ -140,9 +140,12 @@ hex4(const char *p, const char *end)
  * Decode the escaped string body [p, end) into the arena as json-c does:
  * a surrogate pair is one character, a lone surrogate is U+FFFD. *nul: a
  * "\u0000" was in it (json-c's key ends there, so the decoding does too).
+ * *surr: a surrogate was escaped. json-c 0.16 turns some valid pairs
+ * (\ud836\ude00) into U+FFFD as well, so two keys that differ here may
+ * be one key there: such a key is refused rather than guessed at.
  */
 static void
-decode(struct scan *s, const char *p, const char *end, int *nul)
+decode(struct scan *s, const char *p, const char *end, int *nul, int *surr)
 {
 	long c, lo;
 	char e;
@@ -167,6 +170,8 @@ decode(struct scan *s, const char *p, const char *end, int *nul)
 		if ((c = hex4(p, end)) == -1)
 			continue;
 		p += 4;
+		if (c >= 0xd800 && c <= 0xdfff)
+			*surr = 1;
 		if (c >= 0xd800 && c <= 0xdbff) {
 			if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
 			    (lo = hex4(p + 2, end)) >= 0xdc00 && lo <= 0xdfff) {
@@ -209,7 +214,7 @@ add_key(struct scan *s, size_t pos, size_t rawlen, long line)
 {
 	const char *body = s->text + pos + 1;
 	struct key *k;
-	int nul = 0;
+	int nul = 0, surr = 0;
 
 	if (grow((void **)&s->keys, &s->capkeys, s->nkeys + 1, sizeof(*k)) == -1) {
 		s->oom = 1;
@@ -226,7 +231,7 @@ add_key(struct scan *s, size_t pos, size_t rawlen, long line)
 	} else {
 		k->in_arena = 1;
 		k->off = s->alen;
-		decode(s, body, body + rawlen, &nul);
+		decode(s, body, body + rawlen, &nul, &surr);
 		k->len = s->alen - k->off;
 	}
 	if (s->oom)
@@ -234,6 +239,8 @@ add_key(struct scan *s, size_t pos, size_t rawlen, long line)
 	s->nkeys++;
 	if (nul)
 		note(s, k, "NUL character in key");
+	else if (surr)
+		note(s, k, "surrogate escape in key");
 }
 
 static int
