@@ -17,11 +17,15 @@
  * Tokens travel in headers and bodies marked GRQ_SECRET; those buffers are
  * wiped before they are freed, and no token is ever put in an error.
  */
+#include <sys/epoll.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +34,7 @@
 #define DEFAULT_GRAPH_URL	"https://graph.microsoft.com/v1.0"
 #define DEFAULT_LOGIN_URL	"https://login.microsoftonline.com"
 #define BACKOFF_CAP		60.0	/* seconds */
+#define SPARE_HANDLES		64
 
 struct greq {
 	struct graph	*g;
@@ -59,6 +64,10 @@ struct graph {
 	int		 max_attempts;
 	double		 max_wait;
 	size_t		 active;	/* in the multi handle */
+	int		 epfd;		/* the sockets curl asked us to watch */
+	double		 timer_due;	/* curl's own timeout, or -1 */
+	CURL		*spare[SPARE_HANDLES];	/* easy handles to use again */
+	size_t		 nspare;
 	struct greq	*waiting;	/* to be tried again later */
 	size_t		 nwaiting;
 	struct greq	*all;		/* in flight or waiting */
@@ -409,6 +418,50 @@ env_timeout_ms(struct derr *e, long given, long *out)
 	return 0;
 }
 
+/*
+ * curl's socket interface: it says which sockets to watch and when it
+ * wants to be called anyway, and each wake-up touches only the transfers
+ * whose sockets are ready. curl_multi_perform would walk every transfer
+ * in flight each time, and send-due keeps hundreds in flight.
+ */
+static int
+on_socket(CURL *h, curl_socket_t fd, int what, void *arg, void *watched)
+{
+	struct graph *g = arg;
+	struct epoll_event ev = { .data.fd = fd };
+
+	(void)h;
+	if (what == CURL_POLL_REMOVE) {
+		/* curl may have closed it already: then it left the set */
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(g->m, fd, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (watched != NULL)
+		return epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
+		    errno != ENOENT ? 0 :
+		    epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -1;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == -1 &&
+	    (errno != EEXIST || epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == -1))
+		return -1;
+	curl_multi_assign(g->m, fd, g);
+	return 0;
+}
+
+static int
+on_timer(CURLM *m, long ms, void *arg)
+{
+	struct graph *g = arg;
+
+	(void)m;
+	g->timer_due = ms < 0 ? -1 : mono() + (double)ms / 1000;
+	return 0;
+}
+
 struct graph *
 graph_new(struct derr *e, const struct graph_opts *opts)
 {
@@ -447,6 +500,15 @@ graph_new(struct derr *e, const struct graph_opts *opts)
 	curl_multi_setopt(g->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(g->m, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    opts->max_host_connections > 0 ? opts->max_host_connections : 8L);
+	g->timer_due = -1;
+	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		derr_set(e, EX_OSERR, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	curl_multi_setopt(g->m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(g->m, CURLMOPT_SOCKETDATA, g);
+	curl_multi_setopt(g->m, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(g->m, CURLMOPT_TIMERDATA, g);
 	return g;
 fail:
 	if (g != NULL && g->m != NULL)
@@ -582,6 +644,28 @@ graph_resp_move(struct graph_resp *dst, struct graph_resp *src)
 	src->len = 0;
 }
 
+/*
+ * Easy handles are kept for the next request: a new one costs its
+ * buffers and caches each time, and send-due makes two requests a send.
+ */
+static CURL *
+handle_get(struct graph *g)
+{
+	if (g->nspare > 0)
+		return g->spare[--g->nspare];
+	return curl_easy_init();
+}
+
+static void
+handle_put(struct graph *g, CURL *h)
+{
+	if (g != NULL && g->nspare < SPARE_HANDLES) {
+		curl_easy_reset(h);
+		g->spare[g->nspare++] = h;
+	} else
+		curl_easy_cleanup(h);
+}
+
 static void
 greq_free(struct greq *q)
 {
@@ -594,7 +678,7 @@ greq_free(struct greq *q)
 	if (q->next_all != NULL)
 		q->next_all->prev_all = q->prev_all;
 	if (q->h != NULL)
-		curl_easy_cleanup(q->h);
+		handle_put(q->g, q->h);
 	wipe_slist(q->hdrs);
 	if (q->body != NULL) {
 		if (q->r.flags & GRQ_SECRET)
@@ -826,7 +910,7 @@ graph_request(struct graph *g, struct derr *e, const struct graph_req *rq,
 		memcpy(q->body, rq->body, q->bodylen);
 		q->body[q->bodylen] = '\0';
 	}
-	if ((q->url = strdup(rq->url)) == NULL || (q->h = curl_easy_init()) == NULL ||
+	if ((q->url = strdup(rq->url)) == NULL || (q->h = handle_get(g)) == NULL ||
 	    build_headers(q, rq) == -1)
 		goto oom;
 	if (setup(q, rq) == -1) {
@@ -1024,25 +1108,51 @@ reap(struct graph *g)
 	}
 }
 
+/* curl's timeout, if it has come. */
+static void
+run_timer(struct graph *g)
+{
+	int running;
+
+	if (g->timer_due >= 0 && g->timer_due <= mono()) {
+		g->timer_due = -1;
+		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
 /* One turn: start what is due, move transfers on, wait at most wait s. */
 static void
 run_once(struct graph *g, double wait)
 {
-	double next;
-	int running;
+	struct epoll_event ev[64];
+	double next, now;
+	int i, n, running, mask;
 
-	next = start_due(g);
-	curl_multi_perform(g->m, &running);
+	start_due(g);
+	run_timer(g);
 	reap(g);
 	if (graph_pending(g) == 0)
 		return;
 	next = start_due(g);
 	if (next >= 0 && next < wait)
 		wait = next;
+	if (g->timer_due >= 0 && g->timer_due - (now = mono()) < wait)
+		wait = g->timer_due - now;
 	if (wait < 0)
 		wait = 0;
-	curl_multi_poll(g->m, NULL, 0, (int)ceil(wait * 1000), NULL);
-	curl_multi_perform(g->m, &running);
+	n = epoll_wait(g->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
+	    (int)ceil(wait * 1000));
+	for (i = 0; i < n; i++) {
+		mask = 0;
+		if (ev[i].events & (EPOLLIN | EPOLLHUP))
+			mask |= CURL_CSELECT_IN;
+		if (ev[i].events & EPOLLOUT)
+			mask |= CURL_CSELECT_OUT;
+		if (ev[i].events & EPOLLERR)
+			mask |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(g->m, ev[i].data.fd, mask, &running);
+	}
+	run_timer(g);
 	reap(g);
 }
 
@@ -1074,6 +1184,9 @@ graph_free(struct graph *g)
 		greq_free(q);
 	}
 	curl_multi_cleanup(g->m);
+	while (g->nspare > 0)
+		curl_easy_cleanup(g->spare[--g->nspare]);
+	close(g->epfd);
 	free(g);
 	curl_global_cleanup();
 }
