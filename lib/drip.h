@@ -208,6 +208,11 @@ void	steps_free(struct step *, size_t);
 /* outcome[i]: 's' sending (send it now), 'k' skipped, 'r' released, '-' lost */
 int	steps_mark_sending(struct derr *, PGconn *, const char *worker, time_t now,
 	    struct step *const *, size_t, char *outcome);
+/* the same in two halves: _poll gives 1 answered, 0 not yet, -1 failed */
+int	steps_mark_sending_start(struct derr *, PGconn *, const char *worker,
+	    time_t now, struct step *const *, size_t);
+int	steps_mark_sending_poll(struct derr *, PGconn *, int wait,
+	    struct step *const *, size_t, char *outcome);
 int	steps_mark(struct derr *, PGconn *, enum step_mark, const char *worker,
 	    time_t now, const long long *ids, const time_t *times,
 	    const char *const *reasons, size_t n, size_t *done);
@@ -409,6 +414,8 @@ int	graph_request(struct graph *, struct derr *, const struct graph_req *,
 size_t	graph_pending(const struct graph *);
 /* Run for at most timeout_ms (< 0: until nothing is pending); what is left */
 size_t	graph_run(struct graph *, long timeout_ms);
+/* Watch fd (on) or stop (off): graph_run returns when it is readable */
+int	graph_watch(struct graph *, struct derr *, int fd, int on);
 void	graph_resp_move(struct graph_resp *dst, struct graph_resp *src);
 void	graph_resp_free(struct graph_resp *);
 /* derr from a failed response: "what: code: detail", exit code by class */

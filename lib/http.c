@@ -35,6 +35,7 @@
 #define DEFAULT_LOGIN_URL	"https://login.microsoftonline.com"
 #define BACKOFF_CAP		60.0	/* seconds */
 #define SPARE_HANDLES		64
+#define WATCHED			(1ULL << 32)	/* epoll data: the caller's fd */
 
 struct greq {
 	struct graph	*g;
@@ -66,6 +67,8 @@ struct graph {
 	size_t		 active;	/* in the multi handle */
 	int		 epfd;		/* the sockets curl asked us to watch */
 	double		 timer_due;	/* curl's own timeout, or -1 */
+	size_t		 nwatch;	/* the caller's descriptors in epfd */
+	int		 woken;		/* one of them is readable */
 	CURL		*spare[SPARE_HANDLES];	/* easy handles to use again */
 	size_t		 nspare;
 	struct greq	*waiting;	/* to be tried again later */
@@ -428,7 +431,7 @@ static int
 on_socket(CURL *h, curl_socket_t fd, int what, void *arg, void *watched)
 {
 	struct graph *g = arg;
-	struct epoll_event ev = { .data.fd = fd };
+	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
 
 	(void)h;
 	if (what == CURL_POLL_REMOVE) {
@@ -1131,7 +1134,7 @@ run_once(struct graph *g, double wait)
 	start_due(g);
 	run_timer(g);
 	reap(g);
-	if (graph_pending(g) == 0)
+	if (graph_pending(g) == 0 && g->nwatch == 0)
 		return;
 	next = start_due(g);
 	if (next >= 0 && next < wait)
@@ -1143,6 +1146,10 @@ run_once(struct graph *g, double wait)
 	n = epoll_wait(g->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 	    (int)ceil(wait * 1000));
 	for (i = 0; i < n; i++) {
+		if (ev[i].data.u64 & WATCHED) {
+			g->woken = 1;
+			continue;
+		}
 		mask = 0;
 		if (ev[i].events & (EPOLLIN | EPOLLHUP))
 			mask |= CURL_CSELECT_IN;
@@ -1150,7 +1157,8 @@ run_once(struct graph *g, double wait)
 			mask |= CURL_CSELECT_OUT;
 		if (ev[i].events & EPOLLERR)
 			mask |= CURL_CSELECT_ERR;
-		curl_multi_socket_action(g->m, ev[i].data.fd, mask, &running);
+		curl_multi_socket_action(g->m, (curl_socket_t)ev[i].data.u64, mask,
+		    &running);
 	}
 	run_timer(g);
 	reap(g);
@@ -1162,13 +1170,35 @@ graph_run(struct graph *g, long timeout_ms)
 	double end = timeout_ms < 0 ? HUGE_VAL : mono() + (double)timeout_ms / 1000;
 	double left;
 
-	while (graph_pending(g) > 0) {
+	g->woken = 0;
+	while (graph_pending(g) > 0 || (g->nwatch > 0 && timeout_ms >= 0)) {
 		left = end - mono();
 		if (left <= 0)
 			break;
 		run_once(g, left < 1.0 ? left : 1.0);
+		if (g->woken)
+			break;
 	}
 	return graph_pending(g);
+}
+
+/*
+ * The caller's descriptor (a database connection waiting for an answer)
+ * ends graph_run early when it becomes readable, so that one loop can
+ * wait for both.
+ */
+int
+graph_watch(struct graph *g, struct derr *e, int fd, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WATCHED | (uint64_t)fd };
+
+	if (epoll_ctl(g->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) == -1)
+		return derr_set(e, EX_OSERR, "epoll_ctl: %s", strerror(errno));
+	if (on)
+		g->nwatch++;
+	else
+		g->nwatch--;
+	return 0;
 }
 
 void

@@ -103,8 +103,12 @@ struct sender {
 	struct marks	 busy;		/* the marks being committed there */
 	enum step_mark	 busy_kind;
 	int		 busy_on;
-	struct job	**tosend;	/* committed 'sending': send them */
-	size_t		 ntosend, captosend;
+	PGconn		*sdb;		/* commits drafts as 'sending' */
+	struct job	**committing;	/* the drafts being committed there */
+	struct step	**committing_s;	/* and their steps */
+	size_t		 capcommitting_s;
+	size_t		 ncommitting, capcommitting;
+	int		 committing_on;
 	int		 failed;	/* a database error: stop */
 	int		 pumping;	/* inside pump(): no nested pump */
 	double		 sending_since;	/* oldest draft waiting for its commit */
@@ -790,33 +794,36 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile)
 
 /* ---- committing ---- */
 
+/*
+ * Drafts are committed as 'sending' on their own connection, one batch at
+ * a time, without waiting: requests go on meanwhile, and a draft is sent
+ * only once collect_sending has seen its commit.
+ */
 static int
-flush_sending(struct sender *sd)
+collect_sending(struct sender *sd, int wait)
 {
 	char *outcome;
-	struct step **v;
-	size_t i, n = sd->nsending;
-	time_t now = clock_now();
+	size_t i, n = sd->ncommitting;
+	int r;
 
-	if (n == 0)
+	if (!sd->committing_on)
 		return 0;
-	outcome = malloc(n);
-	v = reallocarray(NULL, n, sizeof(*v));
-	if (outcome == NULL || v == NULL) {
-		free(outcome);
-		free(v);
+	if ((outcome = malloc(n ? n : 1)) == NULL)
 		return derr_set(sd->e, EX_OSERR, "out of memory");
-	}
-	for (i = 0; i < n; i++)
-		v[i] = sd->sending[i]->s;
-	if (steps_mark_sending(sd->e, sd->db, sd->worker, now, v, n, outcome) == -1) {
+	r = steps_mark_sending_poll(sd->e, sd->sdb, wait,
+	    (struct step *const *)sd->committing_s, n, outcome);
+	if (r <= 0) {
 		free(outcome);
-		free(v);
+		return r;
+	}
+	if (graph_watch(sd->g, sd->e, PQsocket(sd->sdb), 0) == -1) {
+		free(outcome);
 		return -1;
 	}
-	sd->nsending = 0;
+	sd->committing_on = 0;
+	sd->ncommitting = 0;
 	for (i = 0; i < n; i++) {
-		struct job *j = sd->sending[i];
+		struct job *j = sd->committing[i];
 
 		switch (outcome[i]) {
 		case 's':
@@ -835,7 +842,49 @@ flush_sending(struct sender *sd)
 		}
 	}
 	free(outcome);
-	free(v);
+	return 0;
+}
+
+/* Start committing the drafts waiting, if the last batch is done. */
+static int
+flush_sending(struct sender *sd)
+{
+	size_t i, n = sd->nsending;
+	struct job **tmp;
+
+	if (collect_sending(sd, 0) == -1)
+		return -1;
+	if (n == 0 || sd->committing_on)
+		return 0;
+	if (grow((void **)&sd->committing_s, &sd->capcommitting_s, n,
+	    sizeof(*sd->committing_s)) == -1)
+		return derr_set(sd->e, EX_OSERR, "out of memory");
+	/* the batch goes; its array comes back empty for new drafts */
+	tmp = sd->committing;
+	sd->committing = sd->sending;
+	sd->sending = tmp;
+	i = sd->capcommitting;
+	sd->capcommitting = sd->capsending;
+	sd->capsending = i;
+	sd->ncommitting = n;
+	sd->nsending = 0;
+	for (i = 0; i < n; i++)
+		sd->committing_s[i] = sd->committing[i]->s;
+	if (steps_mark_sending_start(sd->e, sd->sdb, sd->worker, clock_now(),
+	    (struct step *const *)sd->committing_s, n) == -1 ||
+	    graph_watch(sd->g, sd->e, PQsocket(sd->sdb), 1) == -1)
+		return -1;
+	sd->committing_on = 1;
+	return 0;
+}
+
+static int
+flush_all_sending(struct sender *sd)
+{
+	while (sd->committing_on || sd->nsending > 0) {
+		if (collect_sending(sd, 1) == -1 || flush_sending(sd) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -871,6 +920,8 @@ collect_marks(struct sender *sd, int wait)
 		return 0;
 	if ((r = steps_mark_poll(sd->e, sd->mdb, wait, &done)) <= 0)
 		return r;
+	if (graph_watch(sd->g, sd->e, PQsocket(sd->mdb), 0) == -1)
+		return -1;
 	count_marks(sd, sd->busy_kind, done);
 	for (i = 0; i < sd->busy.n; i++)
 		free(sd->busy.reasons[i]);
@@ -904,7 +955,8 @@ flush_marks(struct sender *sd, int wait)
 			sd->marks_since = mono();
 		if (steps_mark_start(sd->e, sd->mdb, w, sd->worker, clock_now(),
 		    sd->busy.ids, sd->busy.times, (const char *const *)sd->busy.reasons,
-		    sd->busy.n) == -1)
+		    sd->busy.n) == -1 ||
+		    graph_watch(sd->g, sd->e, PQsocket(sd->mdb), 1) == -1)
 			return -1;
 		sd->busy_on = 1;
 	} while (wait);
@@ -999,7 +1051,10 @@ sender_free(struct sender *sd)
 	free(sd->busy.times);
 	free(sd->busy.reasons);
 	PQfinish(sd->mdb);
+	PQfinish(sd->sdb);
 	free(sd->sending);
+	free(sd->committing);
+	free(sd->committing_s);
 	crypt_key_wipe(&sd->key);
 	graph_free(sd->g);
 	PQfinish(sd->db);
@@ -1021,7 +1076,9 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		worker_name(sd.worker, sizeof(sd.worker));
 	if ((sd.db = db_open(e, o->conninfo)) == NULL)
 		return -1;
-	if ((sd.mdb = db_open(e, o->conninfo)) == NULL) {
+	if ((sd.mdb = db_open(e, o->conninfo)) == NULL ||
+	    (sd.sdb = db_open(e, o->conninfo)) == NULL) {
+		PQfinish(sd.mdb);
 		PQfinish(sd.db);
 		return -1;
 	}
@@ -1058,6 +1115,8 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		dry = sd.inflight < (size_t)(o->concurrency + 1) / 2;
 		if (give_back(&sd) == -1)
 			goto out;
+		if (collect_sending(&sd, 0) == -1)
+			goto out;
 		if (sd.nsending > 0 && (dry || sd.nsending >= (size_t)o->concurrency / 2 ||
 		    now - sd.sending_since >= FLUSH_SENDING_S) && flush_sending(&sd) == -1)
 			goto out;
@@ -1069,13 +1128,13 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 			goto out;
 		pump(&sd);
 		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
-		    (!time_left || (!more && !reconcile)))
+		    !sd.committing_on && (!time_left || (!more && !reconcile)))
 			break;
-		if (sd.inflight > 0)
+		if (sd.inflight > 0 || sd.committing_on || sd.busy_on)
 			graph_run(sd.g, 5);
 	}
-	if (give_back(&sd) == 0 && flush_sending(&sd) == 0 && flush_all_marks(&sd) == 0 &&
-	    !sd.failed)
+	if (give_back(&sd) == 0 && flush_all_sending(&sd) == 0 &&
+	    flush_all_marks(&sd) == 0 && !sd.failed)
 		rc = 0;
 out:
 	st->seconds = difftime(time(NULL), start_t);

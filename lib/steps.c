@@ -232,21 +232,24 @@ outcome_letter(const char *word)
 	return '-';
 }
 
+/*
+ * mark_sending without waiting for its answer: the server commits the
+ * drafts while the requests go on. steps_mark_sending_poll reads the
+ * outcome of each step; the connection carries nothing else meanwhile.
+ */
 int
-steps_mark_sending(struct derr *e, PGconn *c, const char *worker, time_t now,
-    struct step *const *v, size_t n, char *outcome)
+steps_mark_sending_start(struct derr *e, PGconn *c, const char *worker,
+    time_t now, struct step *const *v, size_t n)
 {
 	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
 	const char **g = reallocarray(NULL, n ? n : 1, sizeof(*g));
 	const char **m = reallocarray(NULL, n ? n : 1, sizeof(*m));
 	const char **k = reallocarray(NULL, n ? n : 1, sizeof(*k));
-	const char *p[6];
-	PGresult *r = NULL;
+	char t[RFC3339_LEN];
+	const char *p[6] = { worker, t };
 	size_t i;
-	int row, rc = -1;
+	int rc = -1;
 
-	for (i = 0; i < n; i++)
-		outcome[i] = '-';
 	if (ids == NULL || g == NULL || m == NULL || k == NULL) {
 		derr_set(e, EX_OSERR, "out of memory");
 		goto out;
@@ -257,27 +260,64 @@ steps_mark_sending(struct derr *e, PGconn *c, const char *worker, time_t now,
 		m[i] = v[i]->internet_message_id;
 		k[i] = v[i]->conversation_id;
 	}
+	rfc3339(t, now);
 	p[2] = pgarray_ids(ids, n);
 	p[3] = pgarray_text(g, n);
 	p[4] = pgarray_text(m, n);
 	p[5] = pgarray_text(k, n);
-	if (p[2] && p[3] && p[4] && p[5])
-		r = transition(e, c, "SELECT * FROM drip.mark_sending($1, $2, $3, $4, $5, $6)",
-		    worker, now, 6, p);
-	else
+	if (!(p[2] && p[3] && p[4] && p[5]))
 		derr_set(e, EX_OSERR, "out of memory");
+	else if (!PQsendQueryParams(c,
+	    "SELECT * FROM drip.mark_sending($1, $2, $3, $4, $5, $6)",
+	    6, NULL, p, NULL, NULL, 0))
+		db_error(e, c, NULL, "database");
+	else
+		rc = 0;
 	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]); free((void *)p[5]);
-	if (r == NULL)
-		goto out;
-	for (row = 0; row < PQntuples(r); row++)
-		for (i = 0; i < n; i++)
-			if (ids[i] == num(r, row, 0))
-				outcome[i] = outcome_letter(PQgetvalue(r, row, 1));
-	PQclear(r);
-	rc = 0;
 out:
 	free(ids); free(g); free(m); free(k);
 	return rc;
+}
+
+/* The answer to steps_mark_sending_start: 1 and outcome[], 0 not yet, -1 */
+int
+steps_mark_sending_poll(struct derr *e, PGconn *c, int wait,
+    struct step *const *v, size_t n, char *outcome)
+{
+	PGresult *r, *more;
+	size_t i;
+	int row, rc = 1;
+
+	if (!wait) {
+		if (!PQconsumeInput(c))
+			return db_error(e, c, NULL, "database");
+		if (PQisBusy(c))
+			return 0;
+	}
+	for (i = 0; i < n; i++)
+		outcome[i] = '-';
+	if ((r = PQgetResult(c)) == NULL)
+		return derr_set(e, EX_SOFTWARE, "database: no answer to a state change");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = db_error(e, c, r, "database");
+	else	/* rows come in no set order; a batch is tens of steps */
+		for (row = 0; row < PQntuples(r); row++)
+			for (i = 0; i < n; i++)
+				if (v[i]->id == num(r, row, 0))
+					outcome[i] = outcome_letter(PQgetvalue(r, row, 1));
+	PQclear(r);
+	while ((more = PQgetResult(c)) != NULL)
+		PQclear(more);
+	return rc;
+}
+
+int
+steps_mark_sending(struct derr *e, PGconn *c, const char *worker, time_t now,
+    struct step *const *v, size_t n, char *outcome)
+{
+	if (steps_mark_sending_start(e, c, worker, now, v, n) == -1)
+		return -1;
+	return steps_mark_sending_poll(e, c, 1, v, n, outcome) == 1 ? 0 : -1;
 }
 
 /*
