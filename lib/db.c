@@ -133,6 +133,44 @@ db_exec(struct derr *e, PGconn *c, const char *sql, int nparams,
 	return NULL;
 }
 
+/* db_exec in two halves: send now, take the answer when it has come. */
+int
+db_send(struct derr *e, PGconn *c, const char *sql, int nparams,
+    const char *const *params)
+{
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0))
+		return db_error(e, c, NULL, "database");
+	return 0;
+}
+
+/* 1 and *out: answered; 0: not yet (only when !wait); -1: failed */
+int
+db_answer(struct derr *e, PGconn *c, int wait, PGresult **out)
+{
+	PGresult *r, *more;
+	ExecStatusType st;
+
+	*out = NULL;
+	if (!wait) {
+		if (!PQconsumeInput(c))
+			return db_error(e, c, NULL, "database");
+		if (PQisBusy(c))
+			return 0;
+	}
+	if ((r = PQgetResult(c)) == NULL)
+		return derr_set(e, EX_SOFTWARE, "database: no answer");
+	while ((more = PQgetResult(c)) != NULL)
+		PQclear(more);
+	st = PQresultStatus(r);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		db_error(e, c, r, "database");
+		PQclear(r);
+		return -1;
+	}
+	*out = r;
+	return 1;
+}
+
 int
 db_cmd(struct derr *e, PGconn *c, const char *sql, int nparams,
     const char *const *params)

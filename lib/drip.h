@@ -66,6 +66,10 @@ PGconn	*db_open(struct derr *, const char *conninfo);	/* connect + schema check 
 int	 db_schema_check(struct derr *, PGconn *);
 PGresult *db_exec(struct derr *, PGconn *, const char *sql, int nparams,
 	    const char *const *params);
+/* db_exec without waiting: db_answer gives 1 and the result, 0 not yet, -1 */
+int	 db_send(struct derr *, PGconn *, const char *sql, int nparams,
+	    const char *const *params);
+int	 db_answer(struct derr *, PGconn *, int wait, PGresult **);
 int	 db_cmd(struct derr *, PGconn *, const char *sql, int nparams,
 	    const char *const *params);
 int	 db_begin(struct derr *, PGconn *);
@@ -205,6 +209,15 @@ int	steps_claim_reconcile(struct derr *, PGconn *, const char *worker,
 int	steps_peek(struct derr *, PGconn *, time_t now, int batch, struct step **,
 	    size_t *);
 void	steps_free(struct step *, size_t);
+/*
+ * The claim without waiting (send-due): release, claim, then load the ids
+ * the claim answered; each a statement of its own, answered by db_answer.
+ */
+int	steps_release_send(struct derr *, PGconn *, time_t now);
+int	steps_claim_send(struct derr *, PGconn *, int reconcile, const char *worker,
+	    time_t now, int batch, int lease_seconds);
+int	steps_load_send(struct derr *, PGconn *, const PGresult *ids);
+int	steps_load_rows(struct derr *, const PGresult *, struct step **, size_t *);
 /* outcome[i]: 's' sending (send it now), 'k' skipped, 'r' released, '-' lost */
 int	steps_mark_sending(struct derr *, PGconn *, const char *worker, time_t now,
 	    struct step *const *, size_t, char *outcome);

@@ -103,6 +103,13 @@ struct sender {
 	struct marks	 busy;		/* the marks being committed there */
 	enum step_mark	 busy_kind;
 	int		 busy_on;
+	PGconn		*cdb;		/* claims, without waiting */
+	struct {
+		enum { CL_IDLE, CL_RELEASE, CL_CLAIM, CL_LOAD, CL_SUPPRESSED } stage;
+		int	 reconcile;
+		struct step *steps;	/* loaded, not yet taken */
+		size_t	 n;
+	} cl;
 	PGconn		*sdb;		/* commits drafts as 'sending' */
 	struct job	**committing;	/* the drafts being committed there */
 	struct step	**committing_s;	/* and their steps */
@@ -674,23 +681,22 @@ render(struct sender *sd, struct job *j)
 
 /*
  * Which of these addresses their customers have suppressed: one query for
- * the batch. The keys an address is suppressed under (itself, its domain
- * and every parent domain) are made here (suppress_keys), so the join is
- * plain index probes on (customer_id, value).
+ * the batch, sent here and read by suppressed_hits. The keys an address
+ * is suppressed under (itself, its domain and every parent domain) are
+ * made here (suppress_keys), so the join is plain index probes on
+ * (customer_id, value).
  */
 static int
-suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit)
+suppressed_send(struct derr *e, PGconn *db, const struct step *v, size_t n)
 {
 	const char **cust = reallocarray(NULL, n ? n : 1, sizeof(*cust));
 	char **keys = calloc(n ? n : 1, sizeof(*keys));
 	long long *ids = reallocarray(NULL, n ? n : 1, sizeof(*ids));
 	const char *p[3] = { NULL };
 	char buf[SUPPRESS_KEYS_MAX];
-	PGresult *r = NULL;
 	size_t i;
-	int row, rc = -1;
+	int rc = -1;
 
-	memset(hit, 0, n);
 	if (cust == NULL || keys == NULL || ids == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
@@ -706,20 +712,12 @@ suppressed(struct derr *e, PGconn *db, const struct step *v, size_t n, char *hit
 	p[2] = pgarray_text((const char *const *)keys, n);
 	if (p[0] == NULL || p[1] == NULL || p[2] == NULL)
 		goto oom;
-	r = db_exec(e, db,
+	rc = db_send(e, db,
 	    "SELECT DISTINCT x.id"
 	    "  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, customer, keys)"
 	    " CROSS JOIN LATERAL unnest(x.keys::text[]) AS k(value)"
 	    "  JOIN drip.suppression_entry s"
 	    "    ON s.customer_id = x.customer AND s.value = k.value", 3, p);
-	if (r == NULL)
-		goto out;
-	for (row = 0; row < PQntuples(r); row++)
-		for (i = 0; i < n; i++)
-			if (v[i].id == strtoll(PQgetvalue(r, row, 0), NULL, 10))
-				hit[i] = 1;
-	PQclear(r);
-	rc = 0;
 	goto out;
 oom:
 	derr_set(e, EX_OSERR, "out of memory");
@@ -731,11 +729,25 @@ out:
 	return rc;
 }
 
+static void
+suppressed_hits(const PGresult *r, const struct step *v, size_t n, char *hit)
+{
+	size_t i;
+	int row;
+
+	memset(hit, 0, n);
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (v[i].id == strtoll(PQgetvalue(r, row, 0), NULL, 10))
+				hit[i] = 1;
+}
+
+/* Claimed steps become jobs; hit[i]: steps[i]'s address is suppressed. */
 static int
-take(struct sender *sd, struct step *steps, size_t n, int reconcile)
+take(struct sender *sd, struct step *steps, size_t n, int reconcile,
+    const char *hit)
 {
 	struct batch *b;
-	char *hit = NULL;
 	size_t i;
 
 	if (n == 0) {
@@ -743,8 +755,7 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile)
 		return 0;
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL ||
-	    (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL ||
-	    (hit = calloc(n, 1)) == NULL) {
+	    (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL) {
 		if (b != NULL)
 			free(b->jobs);
 		free(b);
@@ -753,10 +764,6 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile)
 	}
 	b->steps = steps;
 	b->n = b->live = n;
-	if (!reconcile && suppressed(sd->e, sd->db, steps, n, hit) == -1) {
-		free(hit);
-		return -1;	/* the claims expire and return to the queue */
-	}
 	for (i = 0; i < n; i++) {
 		struct job *j = &b->jobs[i];
 
@@ -764,11 +771,9 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile)
 		j->b = b;
 		j->sd = sd;
 		j->reconcile = reconcile;
-		if ((j->mb = mbox_get(sd, j->s->identity_id)) == NULL) {
-			free(hit);
+		if ((j->mb = mbox_get(sd, j->s->identity_id)) == NULL)
 			return derr_set(sd->e, EX_OSERR, "out of memory");
-		}
-		if (hit[i]) {
+		if (hit != NULL && hit[i]) {
 			note(sd, LOG_NOTICE, "step %lld: %s is suppressed: not sent",
 			    j->s->id, j->s->email);
 			finish_mark(sd, j, MARK_SUPPRESSED, 0, "address suppressed for the customer");
@@ -788,7 +793,6 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile)
 			enqueue(sd, j);
 		}
 	}
-	free(hit);
 	return 0;
 }
 
@@ -987,23 +991,94 @@ worker_name(char *buf, size_t len)
 	snprintf(buf, len, "%s/%ld/%08x", host, (long)getpid(), r);
 }
 
+/*
+ * The claim runs on its own connection without waiting, one statement
+ * after another: release expired leases, claim (committed when it
+ * answers), load the steps, check their addresses against suppression;
+ * the requests in flight go on meanwhile.
+ */
 static int
-claim_more(struct sender *sd, int reconcile, size_t room)
+claim_start(struct sender *sd, int reconcile)
 {
-	struct step *steps;
-	size_t n;
-	int batch = room < (size_t)sd->o->batch ? (int)room : sd->o->batch;
+	if (steps_release_send(sd->e, sd->cdb, clock_now()) == -1 ||
+	    graph_watch(sd->g, sd->e, PQsocket(sd->cdb), 1) == -1)
+		return -1;
+	sd->cl.stage = CL_RELEASE;
+	sd->cl.reconcile = reconcile;
+	return 0;
+}
 
-	if (batch <= 0)
-		return 1;
-	if ((reconcile ? steps_claim_reconcile : steps_claim)(sd->e, sd->db, sd->worker,
-	    clock_now(), batch, sd->o->lease, &steps, &n) == -1)
-		return -1;
-	if (!reconcile)
+static int
+claim_over(struct sender *sd, const char *hit, size_t *got)
+{
+	struct step *steps = sd->cl.steps;
+	size_t n = sd->cl.n;
+
+	sd->cl.stage = CL_IDLE;
+	sd->cl.steps = NULL;
+	sd->cl.n = 0;
+	*got = n;
+	if (!sd->cl.reconcile)
 		sd->st->claimed += (long)n;
-	if (take(sd, steps, n, reconcile) == -1)
+	if (graph_watch(sd->g, sd->e, PQsocket(sd->cdb), 0) == -1) {
+		steps_free(steps, n);
 		return -1;
-	return n > 0;
+	}
+	return take(sd, steps, n, sd->cl.reconcile, hit) == -1 ? -1 : 1;
+}
+
+/* 1 and *got (steps taken) when the claim is over, 0 meanwhile, -1 */
+static int
+claim_poll(struct sender *sd, size_t *got)
+{
+	PGresult *r;
+	char *hit;
+	int a, rc;
+
+	while ((a = db_answer(sd->e, sd->cdb, 0, &r)) == 1) {
+		switch (sd->cl.stage) {
+		case CL_RELEASE:
+			PQclear(r);
+			if (steps_claim_send(sd->e, sd->cdb, sd->cl.reconcile, sd->worker,
+			    clock_now(), sd->o->batch, sd->o->lease) == -1)
+				return -1;
+			sd->cl.stage = CL_CLAIM;
+			break;
+		case CL_CLAIM:
+			if (PQntuples(r) == 0) {
+				PQclear(r);
+				return claim_over(sd, NULL, got);
+			}
+			rc = steps_load_send(sd->e, sd->cdb, r);
+			PQclear(r);
+			if (rc == -1)
+				return -1;
+			sd->cl.stage = CL_LOAD;
+			break;
+		case CL_LOAD:
+			rc = steps_load_rows(sd->e, r, &sd->cl.steps, &sd->cl.n);
+			PQclear(r);
+			if (rc == -1)
+				return -1;
+			if (sd->cl.reconcile || sd->cl.n == 0)
+				return claim_over(sd, NULL, got);
+			if (suppressed_send(sd->e, sd->cdb, sd->cl.steps, sd->cl.n) == -1)
+				return -1;
+			sd->cl.stage = CL_SUPPRESSED;
+			break;
+		default:	/* CL_SUPPRESSED */
+			if ((hit = calloc(sd->cl.n, 1)) == NULL) {
+				PQclear(r);
+				return derr_set(sd->e, EX_OSERR, "out of memory");
+			}
+			suppressed_hits(r, sd->cl.steps, sd->cl.n, hit);
+			PQclear(r);
+			rc = claim_over(sd, hit, got);
+			free(hit);
+			return rc;
+		}
+	}
+	return a;
 }
 
 static void
@@ -1052,6 +1127,8 @@ sender_free(struct sender *sd)
 	free(sd->busy.reasons);
 	PQfinish(sd->mdb);
 	PQfinish(sd->sdb);
+	PQfinish(sd->cdb);
+	steps_free(sd->cl.steps, sd->cl.n);
 	free(sd->sending);
 	free(sd->committing);
 	free(sd->committing_s);
@@ -1068,6 +1145,7 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 	struct graph_opts go = { .max_attempts = 3, .max_retry_wait = 5,
 	    .max_host_connections = o->concurrency };
 	int more = 1, reconcile = 1, rc = -1, r;
+	size_t got;
 
 	memset(st, 0, sizeof(*st));
 	if (o->worker != NULL)
@@ -1077,7 +1155,9 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 	if ((sd.db = db_open(e, o->conninfo)) == NULL)
 		return -1;
 	if ((sd.mdb = db_open(e, o->conninfo)) == NULL ||
-	    (sd.sdb = db_open(e, o->conninfo)) == NULL) {
+	    (sd.sdb = db_open(e, o->conninfo)) == NULL ||
+	    (sd.cdb = db_open(e, o->conninfo)) == NULL) {
+		PQfinish(sd.sdb);
 		PQfinish(sd.mdb);
 		PQfinish(sd.db);
 		return -1;
@@ -1094,13 +1174,16 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		 * A whole batch as soon as fewer steps wait than can be
 		 * in flight, so the requests never wait for a claim.
 		 */
-		if (time_left && (more || reconcile) && sd.queued < (size_t)o->concurrency) {
-			if ((r = claim_more(&sd, reconcile, (size_t)o->batch)) == -1)
+		if (time_left && (more || reconcile) && sd.queued < (size_t)o->concurrency &&
+		    sd.cl.stage == CL_IDLE && claim_start(&sd, reconcile) == -1)
+			goto out;
+		if (sd.cl.stage != CL_IDLE) {
+			if ((r = claim_poll(&sd, &got)) == -1)
 				goto out;
-			if (reconcile && r == 0)
+			if (r == 1 && reconcile && got == 0)
 				reconcile = 0;
-			else if (!reconcile)
-				more = r;
+			else if (r == 1 && !reconcile)
+				more = got > 0;
 		}
 		if (!time_left)
 			release_queued(&sd);
@@ -1128,9 +1211,11 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 			goto out;
 		pump(&sd);
 		if (sd.inflight == 0 && sd.queued == 0 && sd.nsending == 0 &&
-		    !sd.committing_on && (!time_left || (!more && !reconcile)))
+		    !sd.committing_on && sd.cl.stage == CL_IDLE &&
+		    (!time_left || (!more && !reconcile)))
 			break;
-		if (sd.inflight > 0 || sd.committing_on || sd.busy_on)
+		if (sd.inflight > 0 || sd.committing_on || sd.busy_on ||
+		    sd.cl.stage != CL_IDLE)
 			graph_run(sd.g, 5);
 	}
 	if (give_back(&sd) == 0 && flush_all_sending(&sd) == 0 &&
@@ -1191,8 +1276,14 @@ send_due_dry_run(struct derr *e, const struct send_opts *o,
 		derr_set(e, EX_OSERR, "out of memory");
 		goto out;
 	}
-	if (suppressed(e, db, steps, n, hit) == -1)
-		goto out;
+	if (n > 0) {
+		PGresult *r;
+
+		if (suppressed_send(e, db, steps, n) == -1 || db_answer(e, db, 1, &r) == -1)
+			goto out;
+		suppressed_hits(r, steps, n, hit);
+		PQclear(r);
+	}
 	for (i = 0; i < n; i++) {
 		json_object *j = dry_json(&steps[i], hit[i]);
 

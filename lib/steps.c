@@ -94,20 +94,16 @@ steps_free(struct step *v, size_t n)
 	free(v);
 }
 
-static int
-load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *n)
+/* The details of the steps whose ids are ids' first column, sent. */
+int
+steps_load_send(struct derr *e, PGconn *c, const PGresult *ids)
 {
 	long long *v;
 	char *arr;
 	const char *p[1];
-	PGresult *r;
-	int i, rows = PQntuples(ids);
+	int i, rc, rows = PQntuples(ids);
 
-	*out = NULL;
-	*n = 0;
-	if (rows == 0)
-		return 0;
-	if ((v = reallocarray(NULL, (size_t)rows, sizeof(*v))) == NULL)
+	if ((v = reallocarray(NULL, rows ? (size_t)rows : 1, sizeof(*v))) == NULL)
 		return derr_set(e, EX_OSERR, "out of memory");
 	for (i = 0; i < rows; i++)
 		v[i] = num(ids, i, 0);
@@ -116,26 +112,47 @@ load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *
 	if (arr == NULL)
 		return derr_set(e, EX_OSERR, "out of memory");
 	p[0] = arr;
-	r = db_exec(e, c, details_sql, 1, p);
+	rc = db_send(e, c, details_sql, 1, p);
 	free(arr);
-	if (r == NULL)
-		return -1;
-	if ((*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out))) == NULL) {
-		PQclear(r);
+	return rc;
+}
+
+/* The steps of an answer to steps_load_send. */
+int
+steps_load_rows(struct derr *e, const PGresult *r, struct step **out, size_t *n)
+{
+	int i;
+
+	*n = 0;
+	if ((*out = calloc((size_t)PQntuples(r) + 1, sizeof(**out))) == NULL)
 		return derr_set(e, EX_OSERR, "out of memory");
-	}
 	for (i = 0; i < PQntuples(r); i++) {
 		(*n)++;
 		if (fill(&(*out)[i], r, i) == -1) {
-			PQclear(r);
 			steps_free(*out, *n);
 			*out = NULL;
 			*n = 0;
 			return derr_set(e, EX_OSERR, "out of memory");
 		}
 	}
-	PQclear(r);
 	return 0;
+}
+
+static int
+load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *n)
+{
+	PGresult *r;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (PQntuples(ids) == 0)
+		return 0;
+	if (steps_load_send(e, c, ids) == -1 || db_answer(e, c, 1, &r) == -1)
+		return -1;
+	rc = steps_load_rows(e, r, out, n);
+	PQclear(r);
+	return rc;
 }
 
 /*
@@ -177,6 +194,36 @@ claim(struct derr *e, PGconn *c, const char *fn, const char *worker, time_t now,
 fail:
 	db_rollback(c);
 	return -1;
+}
+
+/*
+ * send-due's claim, in statements sent without waiting, each its own
+ * transaction: steps_release_send, then steps_claim_send (whose answer is
+ * the ids claimed, committed), then steps_load_send of those ids.
+ */
+int
+steps_release_send(struct derr *e, PGconn *c, time_t now)
+{
+	char t[RFC3339_LEN];
+	const char *p[1] = { t };
+
+	rfc3339(t, now);
+	return db_send(e, c, "SELECT drip.release_expired($1)", 1, p);
+}
+
+int
+steps_claim_send(struct derr *e, PGconn *c, int reconcile, const char *worker,
+    time_t now, int batch, int lease)
+{
+	char t[RFC3339_LEN], lim[16], ls[32];
+	const char *p[4] = { worker, t, lim, ls };
+
+	rfc3339(t, now);
+	snprintf(lim, sizeof(lim), "%d", batch);
+	snprintf(ls, sizeof(ls), "%d seconds", lease);
+	return db_send(e, c, reconcile ?
+	    "SELECT * FROM drip.claim_reconcile($1, $2, $3, $4::interval)" :
+	    "SELECT * FROM drip.claim_due($1, $2, $3, $4::interval)", 4, p);
 }
 
 int
