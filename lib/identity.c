@@ -276,7 +276,7 @@ locked_free(struct locked *l)
 }
 
 static int
-lock_row(struct derr *e, PGconn *c, long long id, struct locked *l)
+read_row(struct derr *e, PGconn *c, long long id, struct locked *l, int lock)
 {
 	char ids[32], now[RFC3339_LEN], margin[16];
 	const char *p[] = { ids, now, margin };
@@ -288,10 +288,15 @@ lock_row(struct derr *e, PGconn *c, long long id, struct locked *l)
 	snprintf(ids, sizeof(ids), "%lld", id);
 	rfc3339(now, clock_now());
 	snprintf(margin, sizeof(margin), "%d", IDENTITY_REFRESH_MARGIN);
-	r = db_exec(e, c, "SELECT customer_id, email, status, encode(access_token, 'hex'), "
+	r = db_exec(e, c, lock ?
+	    "SELECT customer_id, email, status, encode(access_token, 'hex'), "
 	    "encode(refresh_token, 'hex'), coalesce(access_expires_at > "
 	    "$2::timestamptz + make_interval(secs => $3::int), false) "
-	    "FROM drip.email_identity WHERE id = $1 FOR UPDATE", 3, p);
+	    "FROM drip.email_identity WHERE id = $1 FOR UPDATE" :
+	    "SELECT customer_id, email, status, encode(access_token, 'hex'), "
+	    "NULL, coalesce(access_expires_at > "
+	    "$2::timestamptz + make_interval(secs => $3::int), false) "
+	    "FROM drip.email_identity WHERE id = $1", 3, p);
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) != 1) {
@@ -400,9 +405,26 @@ get_token(struct derr *e, PGconn *c, struct graph *g, const struct crypt_key *k,
 	char *a = NULL;
 	int rc;
 
+	/*
+	 * A fresh token is read without a transaction or a lock: it stays
+	 * valid until it expires, whoever refreshes meanwhile. Only a
+	 * refresh needs the row lock (one refresh at a time, for rotation).
+	 */
+	if (!force) {
+		if (read_row(e, c, id, &l, 0) == -1)
+			return -1;
+		if (strcmp(l.status, "connected") == 0 && l.access != NULL && l.fresh) {
+			a = open_hex(e, k, id, "access_token", l.access);
+			rc = a == NULL ? -1 : give(e, tok, toksz, a);
+			locked_free(&l);
+			secret_free(a);
+			return rc;
+		}
+		locked_free(&l);
+	}
 	if (db_begin(e, c) == -1)
 		return -1;
-	if (lock_row(e, c, id, &l) == -1) {
+	if (read_row(e, c, id, &l, 1) == -1) {
 		db_rollback(c);
 		return -1;
 	}
