@@ -10,29 +10,39 @@
 -- table. This migration:
 --
 --   * keeps a claim ledger per mailbox, drip.email_identity_usage: the
---     moments of its claims of the last day and how many it claimed at
---     each. Only claim_due writes it, under the mailbox's row lock, so two
---     claimers never race on it. Claims that stopped counting (deferred,
---     released, failed, suppressed, skipped: status back to 'scheduled' or
---     terminal with claimed_at set) are found through a partial index that
---     holds only those, so counting costs one short probe per mailbox,
---     not a visit per claim. A step claimed again by the same mailbox
---     takes its old claim out of the ledger, as 008's count forgot it when
---     claimed_at was overwritten. The sliding windows are 008's: a mailbox
---     at most rate_per_minute claims in any minute, daily_cap counted claims
---     in any 24 hours. Where the ledger cannot know (a step claimed again
---     by another mailbox after its campaign changed mailbox, or deleted
---     steps) it counts the old claim still: it may under-send, never
---     over-send.
+--     moments of its claims and a running count (two binary searches,
+--     width_bucket, give its claims of the last minute and day). Only
+--     claim_due writes it, under the mailbox's row lock, so two claimers
+--     never race on it. Claims that stopped counting (deferred, released,
+--     failed, suppressed, skipped: status back to 'scheduled' or terminal
+--     with claimed_at set) are found through a partial index that holds
+--     only those, so counting costs one short probe per mailbox, not a
+--     visit per claim, and no other transition has to keep the ledger. A
+--     step claimed again by the same mailbox takes its old claim out of
+--     the ledger, as 008's count forgot it when claimed_at was overwritten.
+--     The sliding windows are 008's: a mailbox at most rate_per_minute
+--     claims in any minute, daily_cap counted claims in any 24 hours.
+--     Where the ledger cannot know it counts more, never less: a step
+--     claimed again by another mailbox (its campaign changed mailbox),
+--     deleted steps, past 64 claim moments a day (the oldest is merged
+--     into the next, so its claims leave the windows a little later).
+--     One case counts less: a claimer whose clock is more than an hour
+--     behind the mailbox's previous claim no longer finds the claims that
+--     claim dropped as older than 25 hours.
 --   * reads lim + lim/4 + 10 candidates, and passes what the claim needs
---     (campaign, cap, window) from the first statement to the second.
+--     (campaign, cap, window) from the first statement to the second
+--     instead of joining again; locks the mailboxes by primary key.
 --   * plans its statements once (plan_cache_mode = force_generic_plan).
+--   * sets updated_at in the claim, so the touch trigger (now WHEN
+--     updated_at was not set) skips 100 PL/pgSQL calls a claim.
+--   * gives the step table room on each page (fillfactor 80).
 --   * drops two indexes the step table no longer needs:
 --     email_campaign_prospect_step_prospect (prospect_id, status), whose
 --     lookups by prospect the unique (prospect_id, step) serves, and
 --     email_campaign_prospect_step_identity_claims, whose only readers
 --     were the counts now kept by the ledger (mailbox_down finds its
---     claimed steps through email_campaign_prospect_step_leased).
+--     claimed steps through email_campaign_prospect_step_leased). A claim
+--     then inserts into 6 indexes a step, not 8.
 --
 -- The campaign daily cap is still counted from the steps (only campaigns
 -- with a cap pay for it).
