@@ -23,6 +23,10 @@
 --    function so that its plan is kept) only when a prospect of it in
 --    the batch is no longer active: 005 looked at every campaign of the
 --    batch, 200 probes a batch that could not finish any of them.
+--  * mark_sending decides each step's outcome in its UPDATE (prospect and
+--    campaign joined there, the step's guard rechecked on the row as
+--    before) rather than locking the rows with FOR UPDATE first and
+--    updating them after: one write of each row instead of two.
 --  * The NOTIFY on email_event is one statement-level trigger over the
 --    inserted rows (a transition table) instead of a plpgsql call per
 --    row: the same notifications, one per row with its id, in id order.
@@ -34,40 +38,37 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
 	RETURN QUERY
-	WITH mine AS (
-		SELECT s.id, s.customer_id, s.campaign_id, s.prospect_id, s.identity_id,
-		       array_position(ids, s.id) AS k,
-		       CASE WHEN p.status <> 'active' OR c.status = 'archived' THEN 'skipped'
-			    WHEN c.status <> 'running' THEN 'released'
-			    ELSE 'sending' END AS outcome
-		FROM drip.email_campaign_prospect_step s
-		JOIN drip.email_campaign_prospect p ON p.id = s.prospect_id
-		JOIN drip.email_campaign c ON c.id = s.campaign_id
+	WITH upd AS (
+		UPDATE drip.email_campaign_prospect_step s
+		SET status = CASE WHEN p.status <> 'active' OR c.status = 'archived' THEN 'skipped'
+				  WHEN c.status <> 'running' THEN 'scheduled'
+				  ELSE 'sending' END,
+		    claimed_by = CASE WHEN p.status <> 'active' OR c.status <> 'running'
+				      THEN NULL ELSE worker END,
+		    lease_until = CASE WHEN p.status <> 'active' OR c.status <> 'running'
+				       THEN NULL ELSE s.lease_until END
+		FROM drip.email_campaign_prospect p, drip.email_campaign c
 		WHERE s.id = ANY (ids)
 		  AND s.status COLLATE "C" = 'claimed' AND s.claimed_by = worker
 		  AND s.lease_until > t
-		FOR UPDATE OF s
-	), upd AS (
-		UPDATE drip.email_campaign_prospect_step s
-		SET status = CASE m.outcome WHEN 'released' THEN 'scheduled' ELSE m.outcome END,
-		    claimed_by = CASE m.outcome WHEN 'sending' THEN worker END,
-		    lease_until = CASE m.outcome WHEN 'sending' THEN s.lease_until END
-		FROM mine m WHERE s.id = m.id
-		RETURNING s.id
+		  AND p.id = s.prospect_id AND c.id = s.campaign_id
+		RETURNING s.id, s.customer_id, s.campaign_id, s.prospect_id, s.identity_id,
+		    array_position(ids, s.id) AS k,
+		    CASE s.status WHEN 'scheduled' THEN 'released' ELSE s.status END AS outcome
 	), meta AS (
 		INSERT INTO drip.email_message_metadata (customer_id, campaign_id,
 		    prospect_id, step_id, identity_id, graph_message_id,
 		    internet_message_id, conversation_id)
-		SELECT m.customer_id, m.campaign_id, m.prospect_id, m.id, m.identity_id,
-		       graph_ids[m.k], internet_ids[m.k], conversation_ids[m.k]
-		FROM mine m WHERE m.outcome = 'sending'
+		SELECT u.customer_id, u.campaign_id, u.prospect_id, u.id, u.identity_id,
+		       graph_ids[u.k], internet_ids[u.k], conversation_ids[u.k]
+		FROM upd u WHERE u.outcome = 'sending'
 		ON CONFLICT (step_id) DO UPDATE
 		SET graph_message_id = excluded.graph_message_id,
 		    internet_message_id = excluded.internet_message_id,
 		    conversation_id = excluded.conversation_id,
 		    identity_id = excluded.identity_id
 	)
-	SELECT m.id, m.outcome FROM mine m;
+	SELECT u.id, u.outcome FROM upd u;
 END $$;
 
 CREATE OR REPLACE FUNCTION drip.mark_sent(worker text, t timestamptz, ids bigint[],
