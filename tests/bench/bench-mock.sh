@@ -24,6 +24,9 @@ command -v wrk >/dev/null || { echo "bench-mock: skipped: wrk is not installed";
 export MOCK_DIR
 MOCK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-bench-mock.XXXXXX")
 trap 'mock_stop >/dev/null 2>&1; rm -rf "$MOCK_DIR"' EXIT
+# BENCH_MOCK=SCRIPT measures another mock-graph (e.g. an older one, from
+# git show REV:tests/mock-graph/mock-graph) in the same way.
+[ -z "${BENCH_MOCK:-}" ] || _mock_bin=$BENCH_MOCK
 if [ -n "${BENCH_MOCK_PROFILE:-}" ]; then
 	# mock.sh starts the script itself; a wrapper runs it under cProfile,
 	# timed by the thread's CPU clock (not wall time: the machine is shared).
@@ -82,7 +85,7 @@ run() {
 			what, s, s / d, (u + k) / hz * 1000 / s, u / hz * 1000 / s, k / hz * 1000 / s, (u + k) / hz / d * 100, l }'
 }
 
-echo "# mock-graph alone, wrk -t1 -c$CONC, ${SECS} s runs, $(git -C "$top" describe --always --dirty 2>/dev/null), python $(python3 -c 'import sys; print(sys.version.split()[0])')"
+echo "# mock-graph alone ($_mock_bin), wrk -t1 -c$CONC, ${SECS} s runs, $(git -C "$top" describe --always --dirty 2>/dev/null), python $(python3 -c 'import sys; print(sys.version.split()[0])')"
 for i in $(seq "$RUNS"); do
 	run keep-alive keep
 	run new-conn close
