@@ -561,6 +561,9 @@ int	identity_connect(struct derr *, PGconn *, const struct crypt_key *,
 	    const struct graph_tokens *, long long *id);
 int	identity_access_token(struct derr *, PGconn *, struct graph *,
 	    const struct crypt_key *, long long id, char *tok, size_t toksz);
+/* Many mailboxes' fresh tokens at once: toks[i] a secret, or NULL */
+int	identity_fresh_tokens(struct derr *, PGconn *, const struct crypt_key *,
+	    const long long *ids, size_t n, char **toks);
 /* Refresh now, unless the stored access token is no longer stale (another
  * process refreshed meanwhile); stale NULL always refreshes. */
 int	identity_refresh(struct derr *, PGconn *, struct graph *,

@@ -455,6 +455,52 @@ out:
 }
 
 /*
+ * The fresh access tokens of many mailboxes in one statement, for
+ * send-due's batches: toks[i] is ids[i]'s token (secret_free it) or NULL
+ * when it must go through identity_access_token (not fresh, not
+ * connected, does not open: that path refreshes or says why).
+ */
+int
+identity_fresh_tokens(struct derr *e, PGconn *c, const struct crypt_key *k,
+    const long long *ids, size_t n, char **toks)
+{
+	char now[RFC3339_LEN], margin[16], *arr;
+	const char *p[3] = { NULL, now, margin };
+	struct derr ignored;
+	PGresult *r;
+	size_t i;
+	int row;
+
+	for (i = 0; i < n; i++)
+		toks[i] = NULL;
+	if (n == 0)
+		return 0;
+	if ((arr = pgarray_ids(ids, n)) == NULL)
+		return derr_set(e, EX_OSERR, "out of memory");
+	p[0] = arr;
+	rfc3339(now, clock_now());
+	snprintf(margin, sizeof(margin), "%d", IDENTITY_REFRESH_MARGIN);
+	r = db_exec(e, c, "SELECT id, encode(access_token, 'hex') "
+	    "FROM drip.email_identity WHERE id = ANY ($1::bigint[]) "
+	    "AND status = 'connected' AND access_token IS NOT NULL "
+	    "AND access_expires_at > $2::timestamptz + make_interval(secs => $3::int)",
+	    3, p);
+	free(arr);
+	if (r == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(r); row++) {
+		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+
+		for (i = 0; i < n; i++)
+			if (ids[i] == id && toks[i] == NULL)
+				toks[i] = open_hex(&ignored, k, id, "access_token",
+				    PQgetvalue(r, row, 1));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
  * An access token with at least IDENTITY_REFRESH_MARGIN seconds left,
  * refreshed first if it has not. 77 (and status needs_reauth) when the
  * refresh token is refused; 69 when the identity platform is away.

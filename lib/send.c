@@ -742,6 +742,52 @@ suppressed_hits(const PGresult *r, const struct step *v, size_t n, char *hit)
 				hit[i] = 1;
 }
 
+/*
+ * The tokens of the batch's mailboxes that have none yet, in one
+ * statement; those it cannot give are fetched one by one when needed
+ * (mbox_token), which refreshes them or says why not.
+ */
+static int
+prefetch_tokens(struct sender *sd, const struct batch *b)
+{
+	long long *ids;
+	struct mbox **mbs;
+	char **toks;
+	size_t i, k, n = 0;
+	int rc = -1;
+
+	ids = reallocarray(NULL, b->n, sizeof(*ids));
+	mbs = reallocarray(NULL, b->n, sizeof(*mbs));
+	toks = reallocarray(NULL, b->n, sizeof(*toks));
+	if (ids == NULL || mbs == NULL || toks == NULL) {
+		derr_set(sd->e, EX_OSERR, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < b->n; i++) {
+		struct mbox *mb = b->jobs[i].mb;
+
+		if (mb == NULL || mb->token != NULL || mb->down)
+			continue;
+		for (k = 0; k < n && mbs[k] != mb; k++)
+			;
+		if (k == n) {
+			mbs[n] = mb;
+			ids[n++] = mb->id;
+		}
+	}
+	if (identity_fresh_tokens(sd->e, sd->db, &sd->key, ids, n, toks) == -1)
+		goto out;
+	for (k = 0; k < n; k++)
+		if (toks[k] != NULL) {
+			mbs[k]->token = toks[k];
+			mbs[k]->gen++;
+		}
+	rc = 0;
+out:
+	free(ids); free(mbs); free(toks);
+	return rc;
+}
+
 /* Claimed steps become jobs; hit[i]: steps[i]'s address is suppressed. */
 static int
 take(struct sender *sd, struct step *steps, size_t n, int reconcile,
@@ -773,6 +819,12 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile,
 		j->reconcile = reconcile;
 		if ((j->mb = mbox_get(sd, j->s->identity_id)) == NULL)
 			return derr_set(sd->e, EX_OSERR, "out of memory");
+	}
+	if (prefetch_tokens(sd, b) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct job *j = &b->jobs[i];
+
 		if (hit != NULL && hit[i]) {
 			note(sd, LOG_NOTICE, "step %lld: %s is suppressed: not sent",
 			    j->s->id, j->s->email);
