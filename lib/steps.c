@@ -10,28 +10,9 @@
 
 #include "drip.h"
 
-/* What a worker needs to render and send a claimed step. */
+/* What a worker needs to render and send a claimed step (migration 011). */
 static const char details_sql[] =
-    "SELECT s.id, s.step, s.customer_id, s.campaign_id, s.prospect_id,"
-    "       s.identity_id, s.attempts,"
-    "       p.email, p.first_name, p.last_name, p.company, p.title, p.fields::text,"
-    "       t.subject, t.body_text, t.body_html, t.thread,"
-    "       i.email, i.display_name, prev.graph_message_id,"
-    "       m.graph_message_id, m.internet_message_id, m.conversation_id,"
-    "       extract(epoch FROM m.created_at)::bigint"
-    "  FROM drip.email_campaign_prospect_step s"
-    "  JOIN drip.email_campaign_prospect p ON p.id = s.prospect_id"
-    "  JOIN drip.email_campaign_template t"
-    "    ON t.campaign_id = s.campaign_id AND t.step = s.step"
-    "  JOIN drip.email_identity i ON i.id = s.identity_id"
-    "  LEFT JOIN drip.email_message_metadata m ON m.step_id = s.id"
-    "  LEFT JOIN LATERAL ("
-    "       SELECT mm.graph_message_id FROM drip.email_message_metadata mm"
-    "        WHERE mm.prospect_id = s.prospect_id AND mm.identity_id = s.identity_id"
-    "          AND mm.sent_at IS NOT NULL AND mm.step_id <> s.id"
-    "        ORDER BY mm.sent_at DESC LIMIT 1) prev ON t.thread = 'reply'"
-    " WHERE s.id = ANY ($1::bigint[])"
-    " ORDER BY s.identity_id, s.id";
+    "SELECT * FROM drip.step_details($1::bigint[])";
 
 static char *
 dup_or_null(const PGresult *r, int row, int col)
