@@ -295,12 +295,9 @@ steps_mark_sending_start(struct derr *e, PGconn *c, const char *worker,
 	p[5] = pgarray_text(k, n);
 	if (!(p[2] && p[3] && p[4] && p[5]))
 		derr_set(e, EX_OSERR, "out of memory");
-	else if (!PQsendQueryParams(c,
-	    "SELECT * FROM drip.mark_sending($1, $2, $3, $4, $5, $6)",
-	    6, NULL, p, NULL, NULL, 0))
-		db_error(e, c, NULL, "database");
 	else
-		rc = 0;
+		rc = db_send(e, c,
+		    "SELECT * FROM drip.mark_sending($1, $2, $3, $4, $5, $6)", 6, p);
 	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]); free((void *)p[5]);
 out:
 	free(ids); free(g); free(m); free(k);
@@ -312,31 +309,21 @@ int
 steps_mark_sending_poll(struct derr *e, PGconn *c, int wait,
     struct step *const *v, size_t n, char *outcome)
 {
-	PGresult *r, *more;
+	PGresult *r;
 	size_t i;
-	int row, rc = 1;
+	int row, rc;
 
-	if (!wait) {
-		if (!PQconsumeInput(c))
-			return db_error(e, c, NULL, "database");
-		if (PQisBusy(c))
-			return 0;
-	}
 	for (i = 0; i < n; i++)
 		outcome[i] = '-';
-	if ((r = PQgetResult(c)) == NULL)
-		return derr_set(e, EX_SOFTWARE, "database: no answer to a state change");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = db_error(e, c, r, "database");
-	else	/* rows come in no set order; a batch is tens of steps */
-		for (row = 0; row < PQntuples(r); row++)
-			for (i = 0; i < n; i++)
-				if (v[i]->id == num(r, row, 0))
-					outcome[i] = outcome_letter(PQgetvalue(r, row, 1));
+	if ((rc = db_answer(e, c, wait, &r)) != 1)
+		return rc;
+	/* rows come in no set order; a batch is tens of steps */
+	for (row = 0; row < PQntuples(r); row++)
+		for (i = 0; i < n; i++)
+			if (v[i]->id == num(r, row, 0))
+				outcome[i] = outcome_letter(PQgetvalue(r, row, 1));
 	PQclear(r);
-	while ((more = PQgetResult(c)) != NULL)
-		PQclear(more);
-	return rc;
+	return 1;
 }
 
 int
@@ -422,44 +409,31 @@ steps_mark_start(struct derr *e, PGconn *c, enum step_mark what,
 {
 	char t[RFC3339_LEN];
 	const char *p[5] = { NULL };
-	int np, ok;
+	int np, rc;
 
 	if (mark_params(e, what, ids, times, reasons, n, p, &np) == -1)
 		return -1;
 	rfc3339(t, now);
 	p[0] = worker;
 	p[1] = t;
-	ok = PQsendQueryParams(c, mark_sql[what], np, NULL, p, NULL, NULL, 0);
+	rc = db_send(e, c, mark_sql[what], np, p);
 	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
-	if (!ok)
-		return db_error(e, c, NULL, "database");
-	return 0;
+	return rc;
 }
 
 /* 1 and *done: answered; 0: still running (only when !wait); -1: failed */
 int
 steps_mark_poll(struct derr *e, PGconn *c, int wait, size_t *done)
 {
-	PGresult *r, *more;
-	int rc = 1;
+	PGresult *r;
+	int rc;
 
 	*done = 0;
-	if (!wait) {
-		if (!PQconsumeInput(c))
-			return db_error(e, c, NULL, "database");
-		if (PQisBusy(c))
-			return 0;
-	}
-	if ((r = PQgetResult(c)) == NULL)
-		return derr_set(e, EX_SOFTWARE, "database: no answer to a state change");
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		*done = (size_t)num(r, 0, 0);
-	else
-		rc = db_error(e, c, r, "database");
+	if ((rc = db_answer(e, c, wait, &r)) != 1)
+		return rc;
+	*done = (size_t)num(r, 0, 0);
 	PQclear(r);
-	while ((more = PQgetResult(c)) != NULL)
-		PQclear(more);
-	return rc;
+	return 1;
 }
 
 int
