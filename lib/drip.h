@@ -201,11 +201,7 @@ enum step_mark {
 	MARK_SENT, MARK_DEFERRED, MARK_FAILED, MARK_SUPPRESSED, MARK_BOUNCED,
 	MARK_REVIEW, MARK_UNKNOWN, MARK_RELEASED
 };
-int	steps_claim(struct derr *, PGconn *, const char *worker, time_t now,
-	    int batch, int lease_seconds, struct step **, size_t *);
-int	steps_claim_reconcile(struct derr *, PGconn *, const char *worker,
-	    time_t now, int batch, int lease_seconds, struct step **, size_t *);
-/* What steps_claim would take now, claimed and rolled back: nothing written */
+/* What a claim would take now, claimed and rolled back: nothing written */
 int	steps_peek(struct derr *, PGconn *, time_t now, int batch, struct step **,
 	    size_t *);
 void	steps_free(struct step *, size_t);
@@ -218,20 +214,18 @@ int	steps_claim_send(struct derr *, PGconn *, int reconcile, const char *worker,
 	    time_t now, int batch, int lease_seconds);
 int	steps_load_send(struct derr *, PGconn *, const PGresult *ids);
 int	steps_load_rows(struct derr *, const PGresult *, struct step **, size_t *);
-/* outcome[i]: 's' sending (send it now), 'k' skipped, 'r' released, '-' lost */
-int	steps_mark_sending(struct derr *, PGconn *, const char *worker, time_t now,
-	    struct step *const *, size_t, char *outcome);
-/* the same in two halves: _poll gives 1 answered, 0 not yet, -1 failed */
+/*
+ * mark_sending, sent without waiting; _poll gives 1 answered, 0 not yet,
+ * -1 failed, and outcome[i]: 's' sending (send it now), 'k' skipped,
+ * 'r' released, '-' lost
+ */
 int	steps_mark_sending_start(struct derr *, PGconn *, const char *worker,
 	    time_t now, struct step *const *, size_t);
 int	steps_mark_sending_poll(struct derr *, PGconn *, int wait,
 	    struct step *const *, size_t, char *outcome);
-int	steps_mark(struct derr *, PGconn *, enum step_mark, const char *worker,
-	    time_t now, const long long *ids, const time_t *times,
-	    const char *const *reasons, size_t n, size_t *done);
 int	steps_mailbox_down(struct derr *, PGconn *, const char *worker, time_t now,
 	    long long identity_id, const char *reason);
-/* steps_mark, sent without waiting; steps_mark_poll: 1 answered, 0 not yet */
+/* A batch state change, sent without waiting; _poll: 1 answered, 0 not yet */
 int	steps_mark_start(struct derr *, PGconn *, enum step_mark, const char *worker,
 	    time_t now, const long long *ids, const time_t *times,
 	    const char *const *reasons, size_t n);

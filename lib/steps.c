@@ -208,24 +208,10 @@ steps_claim_send(struct derr *e, PGconn *c, int reconcile, const char *worker,
 }
 
 int
-steps_claim(struct derr *e, PGconn *c, const char *worker, time_t now,
-    int batch, int lease, struct step **out, size_t *n)
-{
-	return claim(e, c, "claim_due", worker, now, batch, lease, 0, out, n);
-}
-
-int
 steps_peek(struct derr *e, PGconn *c, time_t now, int batch, struct step **out,
     size_t *n)
 {
 	return claim(e, c, "claim_due", "dry-run", now, batch, 60, 1, out, n);
-}
-
-int
-steps_claim_reconcile(struct derr *e, PGconn *c, const char *worker, time_t now,
-    int batch, int lease, struct step **out, size_t *n)
-{
-	return claim(e, c, "claim_reconcile", worker, now, batch, lease, 0, out, n);
 }
 
 /*
@@ -326,15 +312,6 @@ steps_mark_sending_poll(struct derr *e, PGconn *c, int wait,
 	return 1;
 }
 
-int
-steps_mark_sending(struct derr *e, PGconn *c, const char *worker, time_t now,
-    struct step *const *v, size_t n, char *outcome)
-{
-	if (steps_mark_sending_start(e, c, worker, now, v, n) == -1)
-		return -1;
-	return steps_mark_sending_poll(e, c, 1, v, n, outcome) == 1 ? 0 : -1;
-}
-
 /*
  * The batch transitions that take ids plus one array of values: sent
  * (times), deferred (times and reasons), stopped, review and unknown
@@ -372,29 +349,6 @@ mark_params(struct derr *e, enum step_mark what, const long long *ids,
 		return 0;
 	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
 	return derr_set(e, EX_OSERR, "out of memory");
-}
-
-int
-steps_mark(struct derr *e, PGconn *c, enum step_mark what, const char *worker,
-    time_t now, const long long *ids, const time_t *times,
-    const char *const *reasons, size_t n, size_t *done)
-{
-	const char *p[5] = { NULL };
-	PGresult *r;
-	int np;
-
-	*done = 0;
-	if (n == 0)
-		return 0;
-	if (mark_params(e, what, ids, times, reasons, n, p, &np) == -1)
-		return -1;
-	r = transition(e, c, mark_sql[what], worker, now, np, p);
-	free((void *)p[2]); free((void *)p[3]); free((void *)p[4]);
-	if (r == NULL)
-		return -1;
-	*done = (size_t)num(r, 0, 0);
-	PQclear(r);
-	return 0;
 }
 
 /*
