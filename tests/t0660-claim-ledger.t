@@ -5,9 +5,10 @@
 # count: claims of the window whose step still counts) through claims,
 # deferrals, releases, stops and claims again, with clocks behind, and
 # from the claims made before the migration; past 64 moments a day it may
-# only count more, never less.
+# only count more, never less. Every mailbox has its ledger row from its
+# creation (012), so the claim's kept plan is made with the ledger's size.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 18
 db_fresh
 
 t0='2026-11-30T10:00:00Z'
@@ -52,6 +53,13 @@ agrees() {	# mailbox time: the ledger's minute and day against the steps'
 ids_of() {	# worker -> the ids it holds, comma separated
 	sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM drip.email_campaign_prospect_step WHERE claimed_by = '$1' AND status = 'claimed'"
 }
+
+is "$(sql "SELECT string_agg(identity_id || ':' || cardinality(at), ' ' ORDER BY identity_id)
+	   FROM drip.email_identity_usage")" '1:0 2:0' 'each new mailbox has an empty ledger row before its first claim'
+sql "DELETE FROM drip.email_identity_usage WHERE identity_id = 2" >/dev/null
+sed -n '/^INSERT INTO drip.email_identity_usage/,/^$/p' "$DRIP_TOP/lib/migrations/012_claim_steady.sql" | sql "$(cat)" >/dev/null
+is "$(sql "SELECT count(*) FROM drip.email_identity_usage WHERE identity_id = 2 AND cardinality(at) = 0")" 1 \
+	'migration 012 gives a mailbox created before it its row'
 
 # Mailbox a: 3 a minute, 5 a day (b's campaign waits, paused).
 is "$(claim w1 "$t0" 100) $(claim w1 "$(at '30 seconds')" 100) $(claim w1 "$(at '60 seconds')" 100)" '3 0 2' \
