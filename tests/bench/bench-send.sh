@@ -53,6 +53,7 @@ fi
 drip_run() {
 	local name=$1 n=$2 conc=$3 out=$BENCH_DIR/$1 t0 t1 pg0 pg1 mk0 mk1 sent0 sent1 check
 	seed "$name" "$n" "$(at_minutes -60)"
+	settle
 	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
 	R_LOAD=$(load)
 	sent0=$(mock_sent)
@@ -118,6 +119,7 @@ FROM (SELECT s.id FROM drip.email_campaign_prospect_step s
       WHERE c.name = :'name' ORDER BY s.id) s;
 VACUUM ANALYZE graphile_worker._private_jobs;
 EOF
+	settle
 	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
 	P_LOAD=$(load)
 	sent0=$(mock_sent)
@@ -200,16 +202,23 @@ claim_cost() {	# LABEL: EXPLAIN ANALYZE of 11 claims of 100, each rolled back
 		"$1" "$CLAIM_MS" "$first" "$(load)"
 }
 
-# A million rows just inserted start autovacuum on the step table, and
-# leave hundreds of megabytes for the kernel to write back. The claims are
-# timed after both (a vacuum, a checkpoint and a sync, done here and
-# timed), not while they compete with them for the two cores and the disk.
-vacuum_steps() {
-	local t
-	t=$(date +%s.%N)
+# Rows just seeded start autovacuum and ANALYZE on the step table (8% of
+# PostgreSQL's CPU in a zero-latency run, perf, 2026-11-28) and, a million
+# of them, leave hundreds of megabytes for the kernel to write back. In
+# production steps are imported well before they are due; every run is
+# timed after a vacuum, a checkpoint and a sync, not while they compete
+# with it for the two cores and the disk (the peer's job table is
+# vacuumed too).
+settle() {
 	psql_q -c 'VACUUM (ANALYZE) drip.email_campaign_prospect_step' -c 'CHECKPOINT' ||
 		die "VACUUM failed"
 	sync
+}
+
+vacuum_steps() {
+	local t
+	t=$(date +%s.%N)
+	settle
 	say '  (VACUUM ANALYZE of the step table, as autovacuum would do, CHECKPOINT and sync: %.1f s; load %s)' \
 		"$(calc "$(date +%s.%N) - $t")" "$(load)"
 }
