@@ -190,7 +190,7 @@ raw_mock() {
 
 # ---- the claim ----------------------------------------------------------
 claim_cost() {	# LABEL: BENCH_REPEAT series, each 11 claims of 100 rolled back in one session
-	local t times first series=
+	local t times first series= av=
 	t=$(at_minutes 0)
 	for k in $(seq "$REPEAT"); do
 		# Series apart (this VM slows down as a whole, for seconds at a
@@ -204,11 +204,12 @@ claim_cost() {	# LABEL: BENCH_REPEAT series, each 11 claims of 100 rolled back i
 		[ "$k" = 1 ] && first=$(echo "$times" | head -n 1)
 		# shellcheck disable=SC2086
 		series="$series $(median $(echo "$times" | tail -n +2))"
+		av="$av $(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")"
 	done
 	# shellcheck disable=SC2086
 	CLAIM_MS=$(median $series)
-	say '  %s: one claim of 100: median %.2f ms of %d series (each the median of 10:%s ms; first in its session %.2f ms, with planning); load %s' \
-		"$1" "$CLAIM_MS" "$REPEAT" "$series" "$first" "$(load)"
+	say '  %s: one claim of 100: median %.2f ms of %d series (each the median of 10:%s ms; first in its session %.2f ms, with planning); autovacuum workers after each:%s; load %s' \
+		"$1" "$CLAIM_MS" "$REPEAT" "$series" "$first" "$av" "$(load)"
 }
 
 # Rows just seeded start autovacuum and ANALYZE on the step table (8% of
@@ -224,11 +225,14 @@ settle() {
 	sync
 }
 
+# Before the claims, every table: the peer's job table and the runs'
+# events and metadata would otherwise be vacuumed beside the claims.
 vacuum_steps() {
 	local t
 	t=$(date +%s.%N)
-	settle
-	say '  (VACUUM ANALYZE of the step table, as autovacuum would do, CHECKPOINT and sync: %.1f s; load %s)' \
+	psql_q -c 'VACUUM (ANALYZE)' -c 'CHECKPOINT' || die "VACUUM failed"
+	sync
+	say '  (VACUUM ANALYZE of the database, as autovacuum would do, CHECKPOINT and sync: %.1f s; load %s)' \
 		"$(calc "$(date +%s.%N) - $t")" "$(load)"
 }
 
