@@ -432,6 +432,7 @@ on_socket(CURL *h, curl_socket_t fd, int what, void *arg, void *watched)
 {
 	struct graph *g = arg;
 	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
+	int op;
 
 	(void)h;
 	if (what == CURL_POLL_REMOVE) {
@@ -444,14 +445,14 @@ on_socket(CURL *h, curl_socket_t fd, int what, void *arg, void *watched)
 		ev.events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		ev.events |= EPOLLOUT;
-	if (watched != NULL)
-		return epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
-		    errno != ENOENT ? 0 :
-		    epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -1;
-	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == -1 &&
-	    (errno != EEXIST || epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == -1))
+	/* a socket we watch is modified, a new one added; either may be
+	 * wrong when curl reuses a descriptor number, then the other is right */
+	op = watched != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(g->epfd, op, fd, &ev) == -1 && epoll_ctl(g->epfd,
+	    op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) == -1)
 		return -1;
-	curl_multi_assign(g->m, fd, g);
+	if (watched == NULL)
+		curl_multi_assign(g->m, fd, g);
 	return 0;
 }
 

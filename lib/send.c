@@ -736,10 +736,13 @@ suppressed_hits(const PGresult *r, const struct step *v, size_t n, char *hit)
 	int row;
 
 	memset(hit, 0, n);
-	for (row = 0; row < PQntuples(r); row++)
+	for (row = 0; row < PQntuples(r); row++) {
+		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+
 		for (i = 0; i < n; i++)
-			if (v[i].id == strtoll(PQgetvalue(r, row, 0), NULL, 10))
+			if (v[i].id == id)
 				hit[i] = 1;
+	}
 }
 
 /*
@@ -901,15 +904,13 @@ collect_sending(struct sender *sd, int wait)
 	return 0;
 }
 
-/* Start committing the drafts waiting, if the last batch is done. */
+/* Start committing the drafts waiting, if the last batch was collected. */
 static int
 flush_sending(struct sender *sd)
 {
 	size_t i, n = sd->nsending;
 	struct job **tmp;
 
-	if (collect_sending(sd, 0) == -1)
-		return -1;
 	if (n == 0 || sd->committing_on)
 		return 0;
 	if (grow((void **)&sd->committing_s, &sd->capcommitting_s, n,

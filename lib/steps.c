@@ -137,47 +137,6 @@ load(struct derr *e, PGconn *c, const PGresult *ids, struct step **out, size_t *
 }
 
 /*
- * One transaction: give back claims whose worker is gone, claim what is
- * due (drip.claim_due), and load it. reconcile instead takes 'sending'
- * steps whose lease ran out, to look their drafts up.
- */
-static int
-claim(struct derr *e, PGconn *c, const char *fn, const char *worker, time_t now,
-    int batch, int lease, int dry, struct step **out, size_t *n)
-{
-	char t[RFC3339_LEN], lim[16], ls[32], sql[160];
-	const char *p[4] = { worker, t, lim, ls };
-	PGresult *r;
-
-	rfc3339(t, now);
-	snprintf(lim, sizeof(lim), "%d", batch);
-	snprintf(ls, sizeof(ls), "%d seconds", lease);
-	snprintf(sql, sizeof(sql), "SELECT * FROM drip.%s($1, $2, $3, $4::interval)", fn);
-	if (db_begin(e, c) == -1)
-		return -1;
-	if (db_cmd(e, c, "SELECT drip.release_expired($1)", 1, p + 1) == -1 ||
-	    (r = db_exec(e, c, sql, 4, p)) == NULL)
-		goto fail;
-	if (load(e, c, r, out, n) == -1) {
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
-	if (dry) {	/* what would be claimed, and nothing written */
-		db_rollback(c);
-		return 0;
-	}
-	if (db_commit(e, c) == 0)
-		return 0;
-	steps_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-fail:
-	db_rollback(c);
-	return -1;
-}
-
-/*
  * send-due's claim, in statements sent without waiting, each its own
  * transaction: steps_release_send, then steps_claim_send (whose answer is
  * the ids claimed, committed), then steps_load_send of those ids.
@@ -207,11 +166,33 @@ steps_claim_send(struct derr *e, PGconn *c, int reconcile, const char *worker,
 	    "SELECT * FROM drip.claim_due($1, $2, $3, $4::interval)", 4, p);
 }
 
+/*
+ * What send-due would claim now: release, claim and load in one
+ * transaction, rolled back, so nothing is written.
+ */
 int
 steps_peek(struct derr *e, PGconn *c, time_t now, int batch, struct step **out,
     size_t *n)
 {
-	return claim(e, c, "claim_due", "dry-run", now, batch, 60, 1, out, n);
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (db_begin(e, c) == -1)
+		return -1;
+	if (steps_release_send(e, c, now) == -1 || db_answer(e, c, 1, &r) == -1)
+		goto out;
+	PQclear(r);
+	r = NULL;
+	if (steps_claim_send(e, c, 0, "dry-run", now, batch, 60) == -1 ||
+	    db_answer(e, c, 1, &r) == -1)
+		goto out;
+	rc = load(e, c, r, out, n);
+out:
+	PQclear(r);
+	db_rollback(c);
+	return rc;
 }
 
 /*

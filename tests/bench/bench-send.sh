@@ -53,7 +53,7 @@ fi
 drip_run() {
 	local name=$1 n=$2 conc=$3 out=$BENCH_DIR/$1 t0 t1 pg0 pg1 mk0 mk1 sent0 sent1 check
 	seed "$name" "$n" "$(at_minutes -60)"
-	settle
+	settle drip.email_campaign_prospect_step
 	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
 	R_LOAD=$(load)
 	sent0=$(mock_sent)
@@ -119,7 +119,7 @@ FROM (SELECT s.id FROM drip.email_campaign_prospect_step s
       WHERE c.name = :'name' ORDER BY s.id) s;
 VACUUM ANALYZE graphile_worker._private_jobs;
 EOF
-	settle
+	settle drip.email_campaign_prospect_step
 	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
 	P_LOAD=$(load)
 	sent0=$(mock_sent)
@@ -219,9 +219,8 @@ claim_cost() {	# LABEL: BENCH_REPEAT series, each 11 claims of 100 rolled back i
 # timed after a vacuum, a checkpoint and a sync, not while they compete
 # with it for the two cores and the disk (the peer's job table is
 # vacuumed too).
-settle() {
-	psql_q -c 'VACUUM (ANALYZE) drip.email_campaign_prospect_step' -c 'CHECKPOINT' ||
-		die "VACUUM failed"
+settle() {	# [TABLE]: that table, or the whole database
+	psql_q -c "VACUUM (ANALYZE) ${1:-}" -c 'CHECKPOINT' || die "VACUUM failed"
 	sync
 }
 
@@ -230,8 +229,7 @@ settle() {
 vacuum_steps() {
 	local t
 	t=$(date +%s.%N)
-	psql_q -c 'VACUUM (ANALYZE)' -c 'CHECKPOINT' || die "VACUUM failed"
-	sync
+	settle
 	say '  (VACUUM ANALYZE of the database, as autovacuum would do, CHECKPOINT and sync: %.1f s; load %s)' \
 		"$(calc "$(date +%s.%N) - $t")" "$(load)"
 }
