@@ -141,17 +141,19 @@ is "$frc $(count_id "$x")" '0 1' 'SIGTERM ends it with exit 0 too; the new event
 sess_open writer
 sess_open locker
 sess writer "BEGIN; INSERT INTO drip.email_event (customer_id, type, campaign_id) VALUES ('acme', 'deferred', 1);"
-sess_send locker 'BEGIN; LOCK TABLE drip.email_campaign_prospect_step IN ACCESS EXCLUSIVE MODE;'
-follow_start -t deferred
-waiting() {	# the read waits for a lock
+waiting() {	# LIKE: a query of that text waits for a lock
 	for _ in $(seq 200); do
 		[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE 'SELECT e.id, json_build_object(%'")" = 1 ] && return 0
+			AND wait_event_type = 'Lock' AND query LIKE '$1'")" = 1 ] && return 0
 		sleep 0.05
 	done
 	return 1
 }
-ok 'events listens, then its first read waits' waiting
+sess_send locker 'BEGIN; LOCK TABLE drip.email_campaign_prospect_step IN ACCESS EXCLUSIVE MODE;'
+# (the read would go through if it came before the LOCK TABLE queued)
+waiting 'LOCK TABLE%' || echo "# the LOCK TABLE did not queue"
+follow_start -t deferred
+ok 'events listens, then its first read waits' waiting 'SELECT e.id, json_build_object(%'
 sess writer 'COMMIT;'
 between=$(sql "SELECT max(id) FROM drip.email_event WHERE type = 'deferred'")
 wait_for "$T/locker.out" "^mark-$_sent\$"
