@@ -464,6 +464,8 @@ int	graph_patch_message(struct graph *, struct derr *, const char *token,
 	    const char *msgid, const struct graph_mail *, graph_done_fn, void *);
 int	graph_send(struct graph *, struct derr *, const char *token,
 	    const char *msgid, graph_done_fn, void *);
+int	graph_delete_message(struct graph *, struct derr *, const char *token,
+	    const char *msgid, graph_done_fn, void *);
 int	graph_get_message(struct graph *, struct derr *, const char *token,
 	    const char *msgid, const char *select, graph_done_fn, void *);
 int	graph_find_sent(struct graph *, struct derr *, const char *token,

@@ -298,6 +298,21 @@ graph_send(struct graph *g, struct derr *e, const char *token, const char *msgid
 	return graph_call(g, e, "POST", url, token, NULL, GRQ_SEND, done, arg);
 }
 
+/*
+ * DELETE /me/messages/{id}: 204. For a draft that will never be sent;
+ * Outlook keeps it in Deleted Items for a while, as when a user deletes it.
+ */
+int
+graph_delete_message(struct graph *g, struct derr *e, const char *token,
+    const char *msgid, graph_done_fn done, void *arg)
+{
+	char url[4096];
+
+	if (url_of(e, url, sizeof(url), graph_base(g), "/me/messages/", msgid, "") == -1)
+		return -1;
+	return graph_call(g, e, "DELETE", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
+}
+
 int
 graph_get_message(struct graph *g, struct derr *e, const char *token,
     const char *msgid, const char *select, graph_done_fn done, void *arg)

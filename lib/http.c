@@ -845,7 +845,9 @@ setup(struct greq *q, const struct graph_req *rq)
 	 */
 	if (rq->flags & GRQ_SEND)
 		SET(CURLOPT_FRESH_CONNECT, 1L);
-	if (strcmp(rq->method, "GET") != 0) {
+	if (strcmp(rq->method, "DELETE") == 0)	/* no body, as a GET */
+		SET(CURLOPT_CUSTOMREQUEST, rq->method);
+	else if (strcmp(rq->method, "GET") != 0) {
 		SET(CURLOPT_POST, 1L);
 		SET(CURLOPT_POSTFIELDS, q->body != NULL ? q->body : "");
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->bodylen);

@@ -27,6 +27,7 @@ enum stage {
 	ST_SEND,	/* POST /me/messages/{id}/send */
 	ST_LOOKUP,	/* reconcile: GET /me/messages/{id} */
 	ST_FIND,	/* reconcile: Sent Items by internetMessageId */
+	ST_DISCARD,	/* DELETE a draft that will not be sent */
 };
 
 struct batch;
@@ -41,6 +42,7 @@ struct job {
 	int		 auth_retried;
 	int		 gen;		/* its mailbox's token generation used */
 	int		 reconcile;	/* taken by claim_reconcile */
+	int		 fresh;		/* its draft is not recorded (no 'sending') */
 	time_t		 lease_end;
 	char		*subject, *body;
 	int		 html;
@@ -314,12 +316,33 @@ retry_at(const struct graph_resp *r, int attempts)
 	return clock_now() + (time_t)(wait + 0.999);
 }
 
+/*
+ * The job is over. A draft it made that no 'sending' commit recorded will
+ * never be sent (a later try makes its own): it is deleted first, or it
+ * would stay in the mailbox's Drafts folder.
+ */
+static void
+drop_job(struct sender *sd, struct job *j)
+{
+	if (j->fresh && j->s->draft_id != NULL && j->mb->down)
+		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: "
+		    "mailbox must be connected again", j->s->id);
+	else if (j->fresh && j->s->draft_id != NULL) {
+		j->fresh = 0;
+		j->auth_retried = 0;
+		j->stage = ST_DISCARD;
+		enqueue(sd, j);
+		return;
+	}
+	job_done(sd, j);
+}
+
 static void
 finish_mark(struct sender *sd, struct job *j, enum step_mark what, time_t t,
     const char *why)
 {
 	mark(sd, what, j->s->id, t, why);
-	job_done(sd, j);
+	drop_job(sd, j);
 }
 
 static void start(struct sender *, struct job *);
@@ -383,7 +406,7 @@ failure(struct sender *sd, struct job *j, const struct graph_resp *r)
 		else if (j->stage == ST_SEND)
 			finish_mark(sd, j, MARK_DEFERRED, retry_at(r, j->s->attempts), why);
 		else
-			job_done(sd, j);
+			drop_job(sd, j);
 		return;
 	case GRAPH_OK:
 		break;
@@ -415,6 +438,24 @@ sent_time(const struct graph_msg *m)
 static void answer(struct sender *, struct job *, struct graph_resp *);
 static void pump(struct sender *);
 
+/* A draft's DELETE is over: 204, or 404 when it is gone already. */
+static void
+discarded(struct sender *sd, struct job *j, const struct graph_resp *r)
+{
+	if (r->class == GRAPH_AUTH && !j->auth_retried) {
+		j->auth_retried = 1;
+		if (j->gen == j->mb->gen)
+			j->mb->refresh = 1;
+		enqueue(sd, j);
+		return;
+	}
+	if (r->class != GRAPH_OK && r->status != 404)
+		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: %s%s%s",
+		    j->s->id, r->code[0] ? r->code : graph_class_name(r->class),
+		    r->detail[0] ? ": " : "", r->detail);
+	job_done(sd, j);
+}
+
 /*
  * A request is over. Queued work starts at once, from here, so that
  * concurrency requests stay in flight while the answers come in, not
@@ -440,6 +481,10 @@ answer(struct sender *sd, struct job *j, struct graph_resp *r)
 	struct graph_msg msg;
 	int found;
 
+	if (j->stage == ST_DISCARD) {
+		discarded(sd, j, r);
+		return;
+	}
 	if (r->class != GRAPH_OK) {
 		/* a draft or message that is gone, when we look it up */
 		if (j->stage == ST_LOOKUP && r->status == 404) {
@@ -463,6 +508,7 @@ answer(struct sender *sd, struct job *j, struct graph_resp *r)
 		j->s->draft_id = strdup(msg.id);
 		j->s->internet_message_id = strdup(msg.internet_message_id);
 		j->s->conversation_id = strdup(msg.conversation_id);
+		j->fresh = 1;
 		if (j->stage == ST_REPLY) {
 			j->stage = ST_PATCH;
 			enqueue(sd, j);
@@ -501,6 +547,8 @@ answer(struct sender *sd, struct job *j, struct graph_resp *r)
 		} else
 			finish_mark(sd, j, MARK_UNKNOWN, 0, "not in Sent Items yet");
 		return;
+	case ST_DISCARD:	/* answered by discarded() */
+		return;
 	}
 }
 
@@ -537,6 +585,31 @@ give_back(struct sender *sd)
 }
 
 static void
+start_discard(struct sender *sd, struct job *j)
+{
+	const char *tok = NULL;
+	struct derr e;
+
+	if (!j->mb->down)
+		tok = mbox_token(sd, j->mb, 0);
+	if (tok == NULL) {
+		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: no access token",
+		    j->s->id);
+		job_done(sd, j);
+		return;
+	}
+	j->gen = j->mb->gen;
+	if (graph_delete_message(sd->g, &e, tok, j->s->draft_id, answered, j) == -1) {
+		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: %s",
+		    j->s->id, e.msg);
+		job_done(sd, j);
+		return;
+	}
+	j->mb->inflight++;
+	sd->inflight++;
+}
+
+static void
 start(struct sender *sd, struct job *j)
 {
 	const char *tok = NULL;
@@ -545,6 +618,10 @@ start(struct sender *sd, struct job *j)
 	struct derr e;
 	int rc = 0;
 
+	if (j->stage == ST_DISCARD) {
+		start_discard(sd, j);
+		return;
+	}
 	if (!j->mb->down)
 		tok = mbox_token(sd, j->mb, 0);
 	if (j->mb->down) {
@@ -553,7 +630,7 @@ start(struct sender *sd, struct job *j)
 		if (j->stage == ST_SEND || j->reconcile)
 			finish_mark(sd, j, MARK_UNKNOWN, 0, "mailbox must be connected again");
 		else
-			job_done(sd, j);
+			drop_job(sd, j);
 		return;
 	}
 	if (tok == NULL) {
@@ -591,6 +668,8 @@ start(struct sender *sd, struct job *j)
 	case ST_FIND:
 		rc = graph_find_sent(sd->g, &e, tok, j->s->internet_message_id, answered, j);
 		break;
+	case ST_DISCARD:	/* started by start_discard() */
+		return;
 	}
 	if (rc == -1) {
 		note(sd, LOG_ERR, "step %lld: %s", j->s->id, e.msg);
@@ -886,6 +965,7 @@ collect_sending(struct sender *sd, int wait)
 
 		switch (outcome[i]) {
 		case 's':
+			j->fresh = 0;
 			j->stage = ST_SEND;
 			enqueue(sd, j);
 			break;
@@ -893,10 +973,12 @@ collect_sending(struct sender *sd, int wait)
 			note(sd, LOG_NOTICE, "step %lld: skipped: prospect no longer active",
 			    j->s->id);
 			sd->st->skipped++;
-			job_done(sd, j);
+			/* never to be sent, whichever try made it */
+			j->fresh = 1;
+			drop_job(sd, j);
 			break;
 		default:	/* released (paused) or no longer ours */
-			job_done(sd, j);
+			drop_job(sd, j);
 			break;
 		}
 	}
@@ -1138,18 +1220,25 @@ static void
 release_queued(struct sender *sd)
 {
 	struct mbox *mb;
-	struct job *j;
+	struct job *j, *next;
 	size_t i;
 
 	for (i = 0; i < NBUCKET; i++)
-		for (mb = sd->bucket[i]; mb != NULL; mb = mb->next)
-			while ((j = mb->head) != NULL) {
-				mb->head = j->next;
+		for (mb = sd->bucket[i]; mb != NULL; mb = mb->next) {
+			j = mb->head;
+			mb->head = mb->tail = NULL;
+			for (; j != NULL; j = next) {
+				next = j->next;
 				sd->queued--;
-				/* reconcile jobs stay 'sending'; others go back */
-				finish_mark(sd, j, j->reconcile || j->stage == ST_SEND ?
-				    MARK_UNKNOWN : MARK_RELEASED, 0, "run over");
+				/* drafts are still deleted; reconcile jobs
+				 * stay 'sending'; others go back */
+				if (j->stage == ST_DISCARD)
+					enqueue(sd, j);
+				else
+					finish_mark(sd, j, j->reconcile || j->stage == ST_SEND ?
+					    MARK_UNKNOWN : MARK_RELEASED, 0, "run over");
 			}
+		}
 	for (i = 0; i < sd->nsending; i++)
 		finish_mark(sd, sd->sending[i], MARK_RELEASED, 0, "run over");
 	sd->nsending = 0;
