@@ -264,11 +264,10 @@ EOF
 say '# drip send benchmark, %s, %s, %s cores, %s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"$(uname -n)" "$(nproc)" "$(git -C "$bench_top" describe --always --dirty 2>/dev/null || echo '?')"
 say '# binaries: %s' "$O"
-say '# PostgreSQL %s (%s), mock-graph on %s, load %s' \
+say '# PostgreSQL %s (%s), mock-graph on python %s, load %s' \
 	"$(pg_bindir >/dev/null; "$(pg_bindir)/postgres" --version | awk '{print $3}')" \
 	"$([ -n "${BENCH_DURABLE:-}" ] && echo 'fsync on' || echo 'fsync off, as the tests run it')" \
-	"$("$MOCK_PYTHON" -c 'import platform; print(platform.python_implementation(), platform.python_version())')" \
-	"$(cut -d' ' -f1-3 /proc/loadavg)"
+	"$(python3 -c 'import sys; print(sys.version.split()[0])')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 bench_setup
 t=$(date +%s)
 connect_mailboxes "$MAILBOXES"

@@ -22,14 +22,6 @@ unset ENABLE_EMAIL_SCHEDULER DRIP_NOW
 . "$bench_top/tests/pg.sh"
 . "$bench_top/tests/mock-graph/mock.sh"
 
-# The mock stands in for Graph, whose CPU is not on drip's machine in
-# production, yet here it shares the two cores with what is measured. Under
-# pypy3 it needs about 0.6 of python3's CPU per draft and send (wrk, a new
-# connection per send, 2026-11-28); BENCH_MOCK_PYTHON=python3 runs it as the
-# tests do.
-MOCK_PYTHON=${BENCH_MOCK_PYTHON:-$(command -v pypy3 || echo python3)}
-export MOCK_PYTHON
-
 BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-bench.XXXXXX")
 chmod 755 "$BENCH_DIR"
 BENCH_LOG=${BENCH_LOG:-}

@@ -12,8 +12,7 @@
 # mock_start works in $MOCK_DIR (a fresh mktemp -d unless set) and exports
 # MOCK_URL, DRIP_LOGIN_URL, DRIP_GRAPH_URL, MOCK_SENT_LOG, MOCK_LOG, MOCK_PID
 # and MOCK_DIR. mock_stop removes the folder only if mock_start made it.
-# MOCK_PYTHON names another interpreter for it (the benchmarks use pypy3);
-# unset, the script's own python3 runs it. Needs curl and jq.
+# Needs curl and jq.
 
 _mock_bin=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mock-graph
 
@@ -31,7 +30,7 @@ mock_start() {
 	rm -f "$portfile"
 	MOCK_LOG=$MOCK_DIR/requests.log
 	MOCK_SENT_LOG=$MOCK_DIR/sent.log
-	${MOCK_PYTHON:+"$MOCK_PYTHON"} "$_mock_bin" --port-file "$portfile" --log "$MOCK_LOG" \
+	"$_mock_bin" --port-file "$portfile" --log "$MOCK_LOG" \
 		--sent-log "$MOCK_SENT_LOG" "$@" 2>>"$MOCK_DIR/stderr" &
 	MOCK_PID=$!
 	# The port file appears (renamed into place) once the mock listens.
