@@ -5,7 +5,7 @@
 # failed), and the next try makes its own and sends it once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 19
+plan 23
 db_fresh
 send_env
 
@@ -75,3 +75,20 @@ is "$(printf '%s' "$out" | jq .sent)" 2 'retried, the replies go'
 is "$(jq -sc --arg d "@k$K.example" '[.[] | select(.to[0] | endswith($d))] | group_by(.to[0]) |
 	map([length, (map(.conversationId) | unique | length)])' "$MOCK_SENT_LOG")" '[[2,1],[2,1]]' \
 	'each in its first message'"'"'s conversation'
+
+# --- the run is over while replies are being made, with more queued: the
+# reply drafts that come back after it still get their turn (to be
+# deleted) in their mailbox's queue, and the run ends. (Until 18c2c7d the
+# released queue kept its tail: what came back was queued after a job no
+# longer in it, never ran, and the run never ended: killed at 60 s.)
+make_campaign "$me" 6 '{"templates": [{"subject": "Hello", "body_text": "Hi"},
+	{"subject": "Re: Hello", "body_text": "Again", "delay_days": 2, "thread": "reply"}]}'
+run send
+is "$(printf '%s' "$out" | jq .sent)" 6 'six first messages go'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" $((3 * 24 * 60)))
+faults '{"rules": [{"method": "POST", "path": "/createReply$", "latency_ms": 3500}]}'
+ENABLE_EMAIL_SCHEDULER=true timeout 60 send-due --max-seconds 2 >"$T/over.json" 2>"$T/over.err"
+is "$?" 0 'a run over while replies are made ends, exit 0'
+is "$(rows email_campaign_prospect_step "campaign_id = $CID AND step = 2 AND status = 'scheduled'")" 6 \
+	'the replies are scheduled again'
+is "$(drafts)" 0 'and no reply draft is left'
