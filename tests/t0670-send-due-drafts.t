@@ -10,6 +10,14 @@ db_fresh
 send_env
 
 me=$(connect_mailbox acme sales@acme.example)
+claimed() {	# CAMPAIGN N: wait (10 s at most) until N of its steps are claimed
+	for _ in $(seq 200); do
+		[ "$(rows email_campaign_prospect_step "campaign_id = $1 AND status = 'claimed'")" = "$2" ] &&
+			return 0
+		sleep 0.05
+	done
+	return 1
+}
 drafts() { mock_ctl GET /_mock/users | jq '.[] | select(.email == "sales@acme.example") | .drafts'; }
 deletes() { mock_ctl GET /_mock/log | jq '[.[] | select(.method == "DELETE" and .status == 204)] | length'; }
 
@@ -37,7 +45,7 @@ make_campaign "$me" 3
 faults '{"rules": [{"method": "POST", "path": "/me/messages$", "latency_ms": 2000}]}'
 send >"$T/paused.json" 2>"$T/paused.err" &
 pid=$!
-sleep 0.7
+claimed "$CID" 3 || echo "# the steps were not claimed"
 echo '{"status":"paused"}' | campaign-update "$CID" >/dev/null
 wait $pid
 is "$?" 0 'a run whose campaign is paused meanwhile exits 0'
@@ -49,7 +57,7 @@ is "$(drafts)" 0 'and their drafts are deleted'
 make_campaign "$me" 2
 send >"$T/replied.json" 2>"$T/replied.err" &
 pid=$!
-sleep 0.7
+claimed "$CID" 2 || echo "# the steps were not claimed"
 sql "UPDATE drip.email_campaign_prospect SET status = 'replied' WHERE campaign_id = $CID" >/dev/null
 wait $pid
 is "$(jq -c '[.sent, .skipped]' "$T/replied.json")" '[0,2]' 'prospects who replied meanwhile are skipped'
