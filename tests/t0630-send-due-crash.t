@@ -2,10 +2,11 @@
 # Never twice, never lost, even when things break mid-send: send-due killed
 # with SIGKILL again and again; Graph answering 504 after it really sent;
 # the connection reset on the send; a process killed right after it
-# committed 'sending'. Later runs reconcile every step from its draft.
+# committed 'sending'; a run over with sends not started. Later runs
+# reconcile every step from its draft.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 17
+plan 21
 db_fresh
 send_env
 
@@ -86,5 +87,22 @@ faults '{}'
 drain 3
 is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'")" 1 'a later run reconciles it'
 is "$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" 1 'delivered exactly once'
+
+# --- the run is over with sends still queued (4 at a time per mailbox):
+# they stay 'sending' and a run after their lease sends each, once
+make_campaign 1 8
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "latency_ms": 3000}]}'
+run send --max-seconds 2
+is "$rc:$(printf '%s' "$out" | jq .sent)" 0:4 'a run over with sends queued sends the 4 under way, exit 0'
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" 4 \
+	'the 4 not started stay sending'
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 10)
+run send
+is "$(printf '%s' "$out" | jq -c '[.reconciled, .sent]')" '[4,4]' 'after their lease a run finds their drafts unsent and sends them'
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'"):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '8:8' \
+	'8 sent, each delivered once'
 
 is "$(sent_steps | sort | uniq -d | wc -l | tr -d ' ')" 0 'over the whole file, no step delivered twice'
