@@ -6,7 +6,7 @@
 # shellcheck disable=SC2016 # $select, $filter and jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mock-graph/mock.sh"
-plan 67
+plan 69
 
 ME=alice@example.com
 LOGIN=/organizations/oauth2/v2.0
@@ -190,6 +190,21 @@ is "$status $(j --arg c "$CONV" '[.isDraft, .conversationId == $c, .subject, [.t
 graph POST "/me/messages/$RID/send" -H 'Content-Length: 0'
 is "$status $(tail -1 "$MOCK_SENT_LOG" | jq -c --arg m "$IMID" '[.headers["In-Reply-To"] == $m, .headers.References == $m, .subject]')" \
 	'202 [true,true,"RE: Quick question, Bob"]' 'the sent reply carries In-Reply-To and References'
+
+# --- delete --------------------------------------------------------------------
+post_json /me/messages "$(draft_json 'Never sent' dave@example.org)" -H 'Prefer: IdType="ImmutableId"'
+DID=$(jr .id)
+graph DELETE "/me/messages/$DID"
+s1="$status [$body]"
+graph GET /me/mailFolders/deleteditems
+DELETED=$(jr .id)
+graph GET "/me/messages/$DID"
+is "$s1 $status $(j --arg d "$DELETED" '[.parentFolderId == $d, .isDraft]')" '204 [] 200 [true,true]' \
+	'DELETE a draft: 204, and it is in Deleted Items under the same id'
+graph DELETE "/me/messages/$DID"
+s1=$status
+graph GET "/me/messages/$DID"
+is "$s1 $(graph_error)" '204 404 ErrorItemNotFound' 'deleted again from Deleted Items: gone'
 
 # --- faults ------------------------------------------------------------------
 mock_ctl POST /_mock/faults '{"rules":[{"method":"POST","path":"/me/messages$","status":429,"retry_after":"2.128","count":1}]}' >/dev/null
