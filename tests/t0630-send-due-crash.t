@@ -93,8 +93,8 @@ is "$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" 1 'delivered exactly once'
 make_campaign 1 8
 c=$CID
 n0=$(wc -l <"$MOCK_SENT_LOG")
-faults '{"rules": [{"method": "POST", "path": "/send$", "latency_ms": 3000}]}'
-run send --max-seconds 2
+faults '{"rules": [{"method": "POST", "path": "/send$", "latency_ms": 4500}]}'
+run send --max-seconds 3
 is "$rc:$(printf '%s' "$out" | jq .sent)" 0:4 'a run over with sends queued sends the 4 under way, exit 0'
 is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" 4 \
 	'the 4 not started stay sending'

@@ -23,8 +23,8 @@ deletes() { mock_ctl GET /_mock/log | jq '[.[] | select(.method == "DELETE" and 
 
 # --- the run is over while its drafts are being made
 make_campaign "$me" 6
-faults '{"rules": [{"method": "POST", "path": "/me/messages$", "latency_ms": 3500}]}'
-run send --max-seconds 2
+faults '{"rules": [{"method": "POST", "path": "/me/messages$", "latency_ms": 5000}]}'
+run send --max-seconds 3
 is "$rc" 0 'a run over while drafts are made exits 0'
 is "$(printf '%s' "$out" | jq -c '[.claimed, .sent]')" '[6,0]' 'it claimed 6 steps and sent none'
 is "$(rows email_campaign_prospect_step "campaign_id = $CID AND status = 'scheduled'")" 6 'the steps went back, scheduled'
@@ -94,8 +94,8 @@ make_campaign "$me" 6 '{"templates": [{"subject": "Hello", "body_text": "Hi"},
 run send
 is "$(printf '%s' "$out" | jq .sent)" 6 'six first messages go'
 export DRIP_NOW=$(minutes_after "$DRIP_NOW" $((3 * 24 * 60)))
-faults '{"rules": [{"method": "POST", "path": "/createReply$", "latency_ms": 3500}]}'
-ENABLE_EMAIL_SCHEDULER=true timeout 60 send-due --max-seconds 2 >"$T/over.json" 2>"$T/over.err"
+faults '{"rules": [{"method": "POST", "path": "/createReply$", "latency_ms": 5000}]}'
+ENABLE_EMAIL_SCHEDULER=true timeout 60 send-due --max-seconds 3 >"$T/over.json" 2>"$T/over.err"
 is "$?" 0 'a run over while replies are made ends, exit 0'
 is "$(rows email_campaign_prospect_step "campaign_id = $CID AND step = 2 AND status = 'scheduled'")" 6 \
 	'the replies are scheduled again'
