@@ -1,4 +1,5 @@
 /* send-due: claim and send every due step; run each minute by a timer */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,33 @@
 static const char usage[] =
     "usage: send-due [-nqvV] [-d conninfo] [--batch n] [--concurrency n]\n"
     "                [--max-seconds s] [--grace s]\n";
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * SIGTERM (systemctl stop) or SIGINT ends the run as --max-seconds does:
+ * claimed work goes back at once, not when its lease is over, and drafts
+ * not yet recorded are deleted. A second one ends the process.
+ */
+static void
+stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
 
 static void
 note(void *arg, int prio, const char *line)
@@ -102,6 +130,8 @@ main(int argc, char *argv[])
 		say(LOG_NOTICE, "scheduler disabled: ENABLE_EMAIL_SCHEDULER is not \"true\"; nothing sent");
 		return 0;
 	}
+	o.stop = &stop;
+	stop_on_signals();
 	if (send_due(&e, &o, &st) == -1) {
 		sum = summary(&st);
 		out_json(sum);

@@ -8,6 +8,7 @@
 #ifndef DRIP_H
 #define DRIP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -590,6 +591,8 @@ struct send_opts {
 	int		 max_seconds;	/* stop claiming after */
 	int		 lease;		/* seconds a claim lasts */
 	int		 grace;		/* seconds an unknown outcome may stay so */
+	/* set (by a signal handler): end now as at max_seconds */
+	const volatile sig_atomic_t *stop;
 	/* lines of note for standard error; the library does not print */
 	void		(*note)(void *arg, int prio, const char *line);
 	void		*note_arg;

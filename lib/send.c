@@ -1286,7 +1286,7 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 	time_t start_t = time(NULL), deadline = start_t + o->max_seconds;
 	struct graph_opts go = { .max_attempts = 3, .max_retry_wait = 5,
 	    .max_host_connections = o->concurrency };
-	int more = 1, reconcile = 1, rc = -1, r;
+	int more = 1, reconcile = 1, stopping = 0, rc = -1, r;
 	size_t got;
 
 	memset(st, 0, sizeof(*st));
@@ -1311,6 +1311,13 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 		int time_left = time(NULL) < deadline;
 		double now;
 		int dry;
+
+		if (!stopping && o->stop != NULL && *o->stop) {
+			stopping = 1;
+			note(&sd, LOG_NOTICE, "asked to stop: finishing the requests under way");
+		}
+		if (stopping)
+			time_left = 0;
 
 		/*
 		 * A whole batch as soon as fewer steps wait than can be

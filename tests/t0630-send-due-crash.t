@@ -2,11 +2,11 @@
 # Never twice, never lost, even when things break mid-send: send-due killed
 # with SIGKILL again and again; Graph answering 504 after it really sent;
 # the connection reset on the send; a process killed right after it
-# committed 'sending'; a run over with sends not started. Later runs
-# reconcile every step from its draft.
+# committed 'sending'; a run over with sends not started; SIGTERM. Later
+# runs reconcile every step from its draft.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 21
+plan 25
 db_fresh
 send_env
 
@@ -104,5 +104,26 @@ run send
 is "$(printf '%s' "$out" | jq -c '[.reconciled, .sent]')" '[4,4]' 'after their lease a run finds their drafts unsent and sends them'
 is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'"):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '8:8' \
 	'8 sent, each delivered once'
+
+# --- SIGTERM (systemctl stop) while drafts are made: the run ends as at
+# --max-seconds, its claims given back at once, not after their lease
+make_campaign 1 6
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+drafts() { mock_ctl GET /_mock/users | jq '[.[].drafts] | add'; }
+d0=$(drafts)	# what the kills above left
+faults '{"rules": [{"method": "POST", "path": "/me/messages$", "latency_ms": 2000}]}'
+ENABLE_EMAIL_SCHEDULER=true send-due >"$T/term.json" 2>"$T/term.err" &
+pid=$!
+wait_sql "SELECT count(*) FROM drip.email_campaign_prospect_step WHERE campaign_id = $c AND status = 'claimed'" 6
+kill -TERM $pid
+wait $pid
+is "$?:$(jq -c '[.claimed, .sent]' "$T/term.json")" '0:[6,0]' 'SIGTERM mid-run: exit 0, the summary printed, nothing sent'
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'scheduled' AND claimed_by IS NULL")" 6 \
+	'its claimed steps are scheduled again at once'
+is "$(( $(drafts) - d0 ))" 0 'and the drafts it had made are deleted'
+faults '{}'
+run send
+is "$(printf '%s' "$out" | jq .sent):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '6:6' 'the next run sends the 6, each once'
 
 is "$(sent_steps | sort | uniq -d | wc -l | tr -d ' ')" 0 'over the whole file, no step delivered twice'
