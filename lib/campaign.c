@@ -581,8 +581,9 @@ templates_insert(struct derr *e, PGconn *db, const char *campaign,
 
 /*
  * Prospects into a campaign in one statement, in input order, each stored
- * suppressed when the customer's suppression list covers its address (the
- * address itself or a parent domain: drip.suppression_keys). The keys of
+ * suppressed, with its event 'suppressed', when the customer's suppression
+ * list covers its address (the address itself or a parent domain:
+ * drip.suppression_keys). The keys of
  * all prospects are joined with the list at once, not probed row by row;
  * fields travel as json and are cast once (json_to_recordset's own jsonb
  * conversion is three times slower).
@@ -602,15 +603,20 @@ prospects_insert(struct derr *e, PGconn *db, const char *campaign,
 	    " hit AS (SELECT DISTINCT x.n FROM x"
 	    "  CROSS JOIN LATERAL unnest(drip.suppression_keys(x.email)) AS k(value)"
 	    "  JOIN drip.suppression_entry s ON s.value = k.value"
-	    "  JOIN c ON s.customer_id = c.customer_id)"
-	    " INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email,"
-	    " first_name, last_name, company, title, timezone, fields, status)"
+	    "  JOIN c ON s.customer_id = c.customer_id),"
+	    " ins AS (INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id,"
+	    " email, first_name, last_name, company, title, timezone, fields, status)"
 	    " SELECT c.customer_id, c.id, x.email, nullif(x.first_name, ''),"
 	    " nullif(x.last_name, ''), nullif(x.company, ''), nullif(x.title, ''),"
 	    " nullif(x.timezone, ''), coalesce(x.fields::jsonb, '{}'),"
 	    " CASE WHEN hit.n IS NULL THEN 'active' ELSE 'suppressed' END"
 	    " FROM c CROSS JOIN x LEFT JOIN hit ON hit.n = x.n"
-	    " ORDER BY x.n", 2, p);
+	    " ORDER BY x.n RETURNING customer_id, campaign_id, id, status)"
+	    " INSERT INTO drip.email_event (customer_id, type, campaign_id, prospect_id,"
+	    " reason)"
+	    " SELECT customer_id, 'suppressed', campaign_id, id,"
+	    " 'address suppressed for the customer' FROM ins WHERE status = 'suppressed'",
+	    2, p);
 }
 
 long long

@@ -4,7 +4,7 @@
 # stored and printed; the idempotency key; step 1 scheduled inside each
 # prospect's window when the campaign starts running.
 . "$(dirname "$0")/lib.sh"
-plan 69
+plan 70
 
 db_fresh
 identity() {	# customer email [status]: the new identity's id
@@ -197,6 +197,10 @@ is "$rc" 0 'a running campaign is created'
 id=$(printf '%s' "$out" | jq .id)
 is "$(printf '%s' "$out" | jq -c '[.status, .counts.prospects.active, .counts.prospects.suppressed, .counts.steps.scheduled]')" \
 	'["running",3,2,3]' 'suppressed prospects stored as suppressed; one step per active prospect'
+is "$(sql "SELECT count(*) || ' ' || count(DISTINCT e.prospect_id) || ' ' || bool_and(p.status = 'suppressed' AND e.step_id IS NULL)
+	FROM drip.email_event e JOIN drip.email_campaign_prospect p ON p.id = e.prospect_id
+	WHERE e.type = 'suppressed' AND e.campaign_id = $id")" '2 2 true' \
+	'each suppressed prospect has its event suppressed, with no step'
 is "$(sql "SELECT string_agg(p.email || '=' || drip.rfc3339(s.due_at), ' ' ORDER BY p.email)
 	FROM drip.email_campaign_prospect_step s JOIN drip.email_campaign_prospect p ON p.id = s.prospect_id
 	WHERE s.campaign_id = $id AND s.step = 1 AND s.status = 'scheduled'")" \

@@ -3,7 +3,7 @@
 # default, --skip-invalid and --rejects, duplicates and --update, the
 # customer's suppression list, step 1 in a running campaign, the summary.
 . "$(dirname "$0")/lib.sh"
-plan 60
+plan 62
 
 db_fresh
 sql "INSERT INTO drip.email_identity (customer_id, email) VALUES
@@ -135,6 +135,11 @@ is "$(sql "SELECT string_agg(email || '=' || status, ' ' ORDER BY email) FROM dr
 	WHERE email IN ('x@sub.blocked.test', 'Stop@example.com', 'y@beta-only.test', 'z@blocked.test.example')")" \
 	'Stop@example.com=suppressed x@sub.blocked.test=suppressed y@beta-only.test=active z@blocked.test.example=active' \
 	'a subdomain of a suppressed domain and a suppressed address (any case) are stored suppressed; another customer entry and a mere prefix are not'
+is "$(sql "SELECT string_agg(p.email || '=' || e.customer_id || '=' || (e.step_id IS NULL), ' ' ORDER BY p.email)
+	FROM drip.email_event e JOIN drip.email_campaign_prospect p ON p.id = e.prospect_id
+	WHERE e.type = 'suppressed' AND e.campaign_id = $draft")" \
+	'Stop@example.com=acme=true x@sub.blocked.test=acme=true' \
+	'each prospect stored suppressed has its event suppressed, with no step'
 printf '%s\n' '{"email":"w1@example.com","first_name":"One"}' '{"email":"w2@blocked.test","first_name":"One"}' \
 	'{"email":"W1@example.com","first_name":"Two"}' '{"email":"W2@blocked.test","first_name":"Two"}' >"$T/sup-dups.jsonl"
 run prospect-import --campaign "$draft" <"$T/sup-dups.jsonl"
@@ -223,6 +228,10 @@ is "$(sql "SELECT string_agg(p.email || '=' || coalesce(p.first_name, '-') || '=
 	WHERE p.campaign_id = $fresh")" \
 	'f1@example.com=First=active=true f2@sub.blocked.test=-=suppressed=false f3@example.com=-=active=true f4@example.com=-=active=true stop@example.com=-=suppressed=false' \
 	'the first row wins; suppressed rows from either path are stored suppressed and not scheduled'
+is "$(sql "SELECT string_agg(p.email, ' ' ORDER BY p.email) FROM drip.email_event e
+	JOIN drip.email_campaign_prospect p ON p.id = e.prospect_id
+	WHERE e.type = 'suppressed' AND e.campaign_id = $fresh")" 'f2@sub.blocked.test stop@example.com' \
+	'the rows of either path stored suppressed have their event, once each'
 
 # Direct rows of a customer with entries are spooled in TMPDIR
 spooled=$(campaign acme draft)
