@@ -611,12 +611,9 @@ prospects_insert(struct derr *e, PGconn *db, const char *campaign,
 	    " nullif(x.timezone, ''), coalesce(x.fields::jsonb, '{}'),"
 	    " CASE WHEN hit.n IS NULL THEN 'active' ELSE 'suppressed' END"
 	    " FROM c CROSS JOIN x LEFT JOIN hit ON hit.n = x.n"
-	    " ORDER BY x.n RETURNING customer_id, campaign_id, id, status)"
-	    " INSERT INTO drip.email_event (customer_id, type, campaign_id, prospect_id,"
-	    " reason)"
-	    " SELECT customer_id, 'suppressed', campaign_id, id,"
-	    " 'address suppressed for the customer' FROM ins WHERE status = 'suppressed'",
-	    2, p);
+	    " ORDER BY x.n RETURNING customer_id, campaign_id, id, status) "
+	    SUPPRESSED_EVENTS_SQL("customer_id", "campaign_id",
+	    "ins WHERE status = 'suppressed'"), 2, p);
 }
 
 long long

@@ -605,6 +605,17 @@ struct send_stats {
 int	send_due(struct derr *, const struct send_opts *, struct send_stats *);
 int	send_due_dry_run(struct derr *, const struct send_opts *,
 	    int (*emit)(void *, json_object *), void *);
+/*
+ * The event 'suppressed': its reason, and the SQL that records one for
+ * each prospect stored suppressed (import.c, campaign.c). CUSTOMER and
+ * CAMPAIGN are SQL expressions; FROM names the rows, with an id column.
+ */
+#define SUPPRESSED_REASON	"address suppressed for the customer"
+#define SUPPRESSED_EVENTS_SQL(customer, campaign, from) \
+    "INSERT INTO drip.email_event (customer_id, type, campaign_id, prospect_id," \
+    " reason) SELECT " customer ", 'suppressed', " campaign ", id, '" \
+    SUPPRESSED_REASON "' FROM " from
+
 /* csv.c: RFC 4180 records from a file, streamed, with bounded memory */
 #define CSV_RECORD_MAX	(1024 * 1024)	/* bytes of one record as written */
 struct csv;

@@ -612,14 +612,10 @@ static const char insert_sql[] = INSERT_SQL("'active'", "pg_temp.drip_import s")
 
 /*
  * Each prospect stored suppressed gets its event 'suppressed' (no step):
- * events(1) then says why it was never mailed. $1 campaign, $2 customer;
- * FROM names the rows, with an id column.
+ * events(1) then says why it was never mailed. $1 campaign, $2 customer.
  */
-#define SUPPRESSED_EVENTS_SQL(from) \
-    "INSERT INTO drip.email_event (customer_id, type, campaign_id," \
-    " prospect_id, reason)" \
-    " SELECT ($2)::text, 'suppressed', ($1)::bigint, id," \
-    " 'address suppressed for the customer' FROM " from
+#define IMPORT_SUPPRESSED_EVENTS_SQL(from) \
+    SUPPRESSED_EVENTS_SQL("($2)::text", "($1)::bigint", from)
 
 /*
  * Which rows are suppressed is one join of every row's keys with the
@@ -636,7 +632,7 @@ static const char insert_suppressed_sql[] =
     "CASE WHEN sup.line IS NULL THEN 'active' ELSE 'suppressed' END",
     "pg_temp.drip_import s LEFT JOIN sup ON sup.line = s.line ORDER BY s.line")
     " RETURNING p.id, p.status),"
-    " ev AS (" SUPPRESSED_EVENTS_SQL("ins WHERE status = 'suppressed'") ")"
+    " ev AS (" IMPORT_SUPPRESSED_EVENTS_SQL("ins WHERE status = 'suppressed'") ")"
     " SELECT count(*), count(*) FILTER (WHERE status = 'suppressed') FROM ins";
 
 static int
@@ -669,7 +665,7 @@ static const char direct_suppress_sql[] =
     " u AS (UPDATE drip.email_campaign_prospect p SET status = 'suppressed'"
     " FROM sup WHERE p.campaign_id = ($1)::bigint AND lower(p.email) = sup.email"
     " AND p.status = 'active' RETURNING p.id),"
-    " ev AS (" SUPPRESSED_EVENTS_SQL("u") ")"
+    " ev AS (" IMPORT_SUPPRESSED_EVENTS_SQL("u") ")"
     " SELECT count(*) FROM u";
 
 static int

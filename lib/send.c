@@ -316,6 +316,40 @@ retry_at(const struct graph_resp *r, int attempts)
 	return clock_now() + (time_t)(wait + 0.999);
 }
 
+/* The job is over; the draft it made and could not delete stays: say so. */
+static void
+draft_left(struct sender *sd, struct job *j, const char *why)
+{
+	note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: %s",
+	    j->s->id, why);
+	job_done(sd, j);
+}
+
+/*
+ * A first 401: the job goes again with the token pump() refreshes, once
+ * for all the mailbox's jobs that met it (not here: this runs inside the
+ * HTTP engine, maybe inside another synchronous call). 0: it had its retry.
+ */
+static int
+again_after_401(struct sender *sd, struct job *j)
+{
+	if (j->auth_retried)
+		return 0;
+	j->auth_retried = 1;
+	if (j->gen == j->mb->gen)
+		j->mb->refresh = 1;
+	enqueue(sd, j);
+	return 1;
+}
+
+/* "code: detail" of a failed answer, for notes and events. */
+static void
+resp_why(const struct graph_resp *r, char *why, size_t size)
+{
+	snprintf(why, size, "%s%s%s", r->code[0] ? r->code : graph_class_name(r->class),
+	    r->detail[0] ? ": " : "", r->detail);
+}
+
 /*
  * The job is over. A draft it made that no 'sending' commit recorded will
  * never be sent (a later try makes its own): it is deleted first, or it
@@ -324,17 +358,18 @@ retry_at(const struct graph_resp *r, int attempts)
 static void
 drop_job(struct sender *sd, struct job *j)
 {
-	if (j->fresh && j->s->draft_id != NULL && j->mb->down)
-		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: "
-		    "mailbox must be connected again", j->s->id);
-	else if (j->fresh && j->s->draft_id != NULL) {
-		j->fresh = 0;
-		j->auth_retried = 0;
-		j->stage = ST_DISCARD;
-		enqueue(sd, j);
+	if (!j->fresh || j->s->draft_id == NULL) {
+		job_done(sd, j);
 		return;
 	}
-	job_done(sd, j);
+	if (j->mb->down) {
+		draft_left(sd, j, "mailbox must be connected again");
+		return;
+	}
+	j->fresh = 0;
+	j->auth_retried = 0;
+	j->stage = ST_DISCARD;
+	enqueue(sd, j);
 }
 
 static void
@@ -353,8 +388,7 @@ failure(struct sender *sd, struct job *j, const struct graph_resp *r)
 {
 	char why[GRAPH_CODE_MAX + GRAPH_DETAIL_MAX + 32];
 
-	snprintf(why, sizeof(why), "%s%s%s", r->code[0] ? r->code : graph_class_name(r->class),
-	    r->detail[0] ? ": " : "", r->detail);
+	resp_why(r, why, sizeof(why));
 	/* Looking a message up never decides anything by failing. */
 	if ((j->stage == ST_LOOKUP || j->stage == ST_FIND) &&
 	    (r->class != GRAPH_AUTH || j->auth_retried)) {
@@ -365,18 +399,8 @@ failure(struct sender *sd, struct job *j, const struct graph_resp *r)
 	}
 	switch (r->class) {
 	case GRAPH_AUTH:
-		/*
-		 * Not here: this runs inside the HTTP engine, maybe inside
-		 * another synchronous call. pump() refreshes the token once
-		 * for all the mailbox's jobs that met the same 401.
-		 */
-		if (!j->auth_retried) {
-			j->auth_retried = 1;
-			if (j->gen == j->mb->gen)
-				j->mb->refresh = 1;
-			enqueue(sd, j);
+		if (again_after_401(sd, j))
 			return;
-		}
 		/* FALLTHROUGH */
 	case GRAPH_TRANSIENT:
 		note(sd, LOG_NOTICE, "step %lld: deferred: %s", j->s->id, why);
@@ -442,18 +466,16 @@ static void pump(struct sender *);
 static void
 discarded(struct sender *sd, struct job *j, const struct graph_resp *r)
 {
-	if (r->class == GRAPH_AUTH && !j->auth_retried) {
-		j->auth_retried = 1;
-		if (j->gen == j->mb->gen)
-			j->mb->refresh = 1;
-		enqueue(sd, j);
+	char why[GRAPH_CODE_MAX + GRAPH_DETAIL_MAX + 32];
+
+	if (r->class == GRAPH_AUTH && again_after_401(sd, j))
+		return;
+	if (r->class == GRAPH_OK || r->status == 404) {
+		job_done(sd, j);
 		return;
 	}
-	if (r->class != GRAPH_OK && r->status != 404)
-		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: %s%s%s",
-		    j->s->id, r->code[0] ? r->code : graph_class_name(r->class),
-		    r->detail[0] ? ": " : "", r->detail);
-	job_done(sd, j);
+	resp_why(r, why, sizeof(why));
+	draft_left(sd, j, why);
 }
 
 /*
@@ -593,16 +615,12 @@ start_discard(struct sender *sd, struct job *j)
 	if (!j->mb->down)
 		tok = mbox_token(sd, j->mb, 0);
 	if (tok == NULL) {
-		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: no access token",
-		    j->s->id);
-		job_done(sd, j);
+		draft_left(sd, j, "no access token");
 		return;
 	}
 	j->gen = j->mb->gen;
 	if (graph_delete_message(sd->g, &e, tok, j->s->draft_id, answered, j) == -1) {
-		note(sd, LOG_WARNING, "step %lld: unsent draft left in the mailbox: %s",
-		    j->s->id, e.msg);
-		job_done(sd, j);
+		draft_left(sd, j, e.msg);
 		return;
 	}
 	j->mb->inflight++;
@@ -910,7 +928,7 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile,
 		if (hit != NULL && hit[i]) {
 			note(sd, LOG_NOTICE, "step %lld: %s is suppressed: not sent",
 			    j->s->id, j->s->email);
-			finish_mark(sd, j, MARK_SUPPRESSED, 0, "address suppressed for the customer");
+			finish_mark(sd, j, MARK_SUPPRESSED, 0, SUPPRESSED_REASON);
 			continue;
 		}
 		if (reconcile) {
