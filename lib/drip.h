@@ -350,10 +350,15 @@ enum graph_transport {
 #define GRQ_SECRET	0x2	/* request or response carries tokens: wiped after use */
 #define GRQ_GRAPH	0x4	/* a Graph request: Prefer: IdType="ImmutableId" */
 #define GRQ_IDEMPOTENT	0x8	/* safe to repeat after a lost answer */
+#define GRQ_LAZY	0x10	/* a 2xx body is not parsed into json: the
+				 * caller reads it (graph_msg_parse) */
 
 enum graph_class graph_classify(long status, const char *body, size_t len,
 	    enum graph_transport, unsigned flags, char code[GRAPH_CODE_MAX],
 	    char *detail, size_t detailsz);
+/* The body as JSON when all of it is one value, else NULL; secret:
+ * wiped when it is not */
+json_object *graph_body_json(const char *body, size_t len, int secret);
 /* Retry-After: seconds (fractional allowed) or an HTTP date; 0 or -1 */
 int	retry_after_parse(const char *value, time_t now, double *secs);
 double	graph_backoff(int attempt);	/* exponential with jitter, seconds */
@@ -384,7 +389,7 @@ struct graph_resp {
 	unsigned	 flags;		/* the request's GRQ_ flags */
 	char		*body;		/* NUL-terminated; NULL when empty */
 	size_t		 len;
-	json_object	*json;		/* body parsed, or NULL */
+	json_object	*json;		/* body parsed; NULL: not JSON, or GRQ_LAZY */
 };
 
 struct graph_req {
@@ -786,6 +791,18 @@ int	inbox_sync(struct derr *, const struct inbox_opts *, struct inbox_stats *);
  * 0: none; -1: out of memory */
 int	json_strict_check(const char *text, size_t len, long *line, char *msg,
 	    size_t msgsz);
+
+/* jscan.c: some members of a JSON object, read from its text, no tree */
+struct jscan_field {
+	const char	*key;
+	char		*str;		/* a string wanted: copied here */
+	size_t		 size;
+	int		*boolean;	/* or true or false: 1 or 0 here */
+	int		 found;		/* set: the member was there */
+};
+/* 1: the text is one object and each member asked for was read (found
+ * or not); 0: the scan gave up (see jscan.c), read it with json-c */
+int	jscan_object(const char *text, size_t len, struct jscan_field *, size_t);
 
 #include "banned.h"
 #endif

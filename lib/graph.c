@@ -245,7 +245,8 @@ graph_create_draft(struct graph *g, struct derr *e, const char *token,
 		return derr_set(e, EX_SOFTWARE, "draft: needs to, subject and body");
 	if (url_of(e, url, sizeof(url), graph_base(g), "/me/messages", NULL, "") == -1)
 		return -1;
-	return mail_call(g, e, "POST", url, token, graph_mail_json(e, m, 0), 0, done, arg);
+	return mail_call(g, e, "POST", url, token, graph_mail_json(e, m, 0), GRQ_LAZY,
+	    done, arg);
 }
 
 /*
@@ -267,7 +268,7 @@ graph_create_reply(struct graph *g, struct derr *e, const char *token,
 		return -1;
 	o = json_object_new_object();
 	json_object_object_add(o, "message", msg);
-	return mail_call(g, e, "POST", url, token, o, 0, done, arg);
+	return mail_call(g, e, "POST", url, token, o, GRQ_LAZY, done, arg);
 }
 
 int
@@ -279,7 +280,7 @@ graph_patch_message(struct graph *g, struct derr *e, const char *token,
 	if (url_of(e, url, sizeof(url), graph_base(g), "/me/messages/", msgid, "") == -1)
 		return -1;
 	return mail_call(g, e, "PATCH", url, token, graph_mail_json(e, m, 0),
-	    GRQ_IDEMPOTENT, done, arg);
+	    GRQ_IDEMPOTENT | GRQ_LAZY, done, arg);
 }
 
 /*
@@ -513,10 +514,10 @@ copy_str(json_object *o, const char *key, char *out, size_t outsz)
 	return strlcpy(out, s, outsz) < outsz ? 1 : -1;
 }
 
-int
-graph_msg_parse(const struct graph_resp *r, struct graph_msg *m)
+static int
+msg_from_json(json_object *o, struct graph_msg *m)
 {
-	json_object *o = r->json, *v;
+	json_object *v;
 
 	memset(m, 0, sizeof(*m));
 	m->is_draft = -1;
@@ -542,6 +543,45 @@ graph_msg_parse(const struct graph_resp *r, struct graph_msg *m)
 	    json_object_is_type(v, json_type_boolean))
 		m->is_draft = json_object_get_boolean(v);
 	return 1;
+}
+
+/*
+ * One message, read from the text (GRQ_LAZY answers): 1 as msg_from_json
+ * would say, or 0 when the text has to be read with json-c after all.
+ */
+static int
+msg_scan(const struct graph_resp *r, struct graph_msg *m)
+{
+	struct jscan_field f[] = {
+		{ "id", m->id, sizeof(m->id), NULL, 0 },
+		{ "conversationId", m->conversation_id, sizeof(m->conversation_id), NULL, 0 },
+		{ "internetMessageId", m->internet_message_id,
+		    sizeof(m->internet_message_id), NULL, 0 },
+		{ "sentDateTime", m->sent_at, sizeof(m->sent_at), NULL, 0 },
+		{ "isDraft", NULL, 0, &m->is_draft, 0 },
+		{ "value", NULL, 0, NULL, 0 },		/* a collection */
+	};
+
+	memset(m, 0, sizeof(*m));
+	m->is_draft = -1;
+	return jscan_object(r->body, r->len, f, sizeof(f) / sizeof(f[0])) == 1 &&
+	    f[0].found && !f[5].found;
+}
+
+int
+graph_msg_parse(const struct graph_resp *r, struct graph_msg *m)
+{
+	json_object *o;
+	int rc;
+
+	if (r->json != NULL || !(r->flags & GRQ_LAZY) || r->class != GRAPH_OK)
+		return msg_from_json(r->json, m);
+	if (msg_scan(r, m))
+		return 1;
+	o = graph_body_json(r->body, r->len, 0);
+	rc = msg_from_json(o, m);
+	json_object_put(o);
+	return rc;
 }
 
 int

@@ -972,25 +972,25 @@ curl_word(CURLcode rc)
 	}
 }
 
-static void
-parse_json(struct greq *q)
+json_object *
+graph_body_json(const char *body, size_t len, int secret)
 {
 	json_tokener *tok;
 	json_object *o;
 
-	if (q->r.body == NULL || q->r.len == 0 || q->r.len > INT32_MAX ||
+	if (body == NULL || len == 0 || len > INT32_MAX ||
 	    (tok = json_tokener_new()) == NULL)
-		return;
-	o = json_tokener_parse_ex(tok, q->r.body, (int)q->r.len);
-	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-	    (size_t)json_tokener_get_parse_end(tok) == q->r.len)
-		q->r.json = o;
-	else {
-		if (q->r.flags & GRQ_SECRET)
+		return NULL;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != len)) {
+		if (secret)
 			wipe_json(o);
 		json_object_put(o);
+		o = NULL;
 	}
 	json_tokener_free(tok);
+	return o;
 }
 
 static void
@@ -1014,7 +1014,9 @@ classify(struct greq *q, CURLcode rc)
 	if (q->retry_after[0] != '\0' &&
 	    retry_after_parse(q->retry_after, time(NULL), &ra) == 0)
 		q->r.retry_after = ra;
-	parse_json(q);
+	if (!(q->r.flags & GRQ_LAZY) || q->r.class != GRAPH_OK)
+		q->r.json = graph_body_json(q->r.body, q->r.len,
+		    (q->r.flags & GRQ_SECRET) != 0);
 }
 
 /*
