@@ -26,6 +26,7 @@ LAT_STEPS=${BENCH_LAT_STEPS:-$STEPS}
 BIG=${BENCH_BIG_STEPS:-100000}
 FUTURE=${BENCH_FUTURE_STEPS:-1000000}
 RAW_SECONDS=${BENCH_RAW_SECONDS:-10}
+WRAP=${BENCH_WRAP:-}	# a profiler's command line before each send-due run
 ONLY=,${BENCH_ONLY:-raw,zero,latency,peer,memory,claim},
 want() { case $ONLY in *,$1,*) return 0 ;; esac; return 1; }
 peer_dir=$bench_top/tests/bench/peer
@@ -58,8 +59,9 @@ drip_run() {
 	R_LOAD=$(load)
 	sent0=$(mock_sent)
 	pg0=$(pg_ticks); mk0=$(pid_ticks "$MOCK_PID"); t0=$(date +%s.%N)
+	# shellcheck disable=SC2086 # BENCH_WRAP is a command line, split
 	DRIP_NOW=$(at_minutes 0) ENABLE_EMAIL_SCHEDULER=true timed "$out" \
-		send-due -q --max-seconds 600 --batch "$BATCH" --concurrency "$conc" ||
+		$WRAP send-due -q --max-seconds 600 --batch "$BATCH" --concurrency "$conc" ||
 		die "send-due failed: $(cat "$out.err")"
 	t1=$(date +%s.%N); pg1=$(pg_ticks); mk1=$(pid_ticks "$MOCK_PID")
 	sent1=$(mock_sent)
@@ -264,6 +266,7 @@ EOF
 say '# drip send benchmark, %s, %s, %s cores, %s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"$(uname -n)" "$(nproc)" "$(git -C "$bench_top" describe --always --dirty 2>/dev/null || echo '?')"
 say '# binaries: %s' "$O"
+[ -z "$WRAP" ] || say '# send-due runs under: %s (its figures are the profiler'"'"'s, not comparable)' "$WRAP"
 say '# PostgreSQL %s (%s), mock-graph on python %s, load %s' \
 	"$(pg_bindir >/dev/null; "$(pg_bindir)/postgres" --version | awk '{print $3}')" \
 	"$([ -n "${BENCH_DURABLE:-}" ] && echo 'fsync on' || echo 'fsync off, as the tests run it')" \
