@@ -85,7 +85,7 @@ check_domain(const char *s, size_t len)
 int
 email_normalize(const char *in, char out[EMAIL_MAX + 1], const char **why)
 {
-	const char *at;
+	const char *at = NULL;	/* set whenever *why stays NULL; for -Wmaybe-uninitialized */
 	size_t len = strlen(in);
 
 	*why = NULL;
