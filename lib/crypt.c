@@ -106,6 +106,31 @@ crypt_key_wipe(struct crypt_key *k)
 	explicit_bzero(k->k, sizeof(k->k));
 }
 
+/*
+ * A name for the key that gives nothing of it away: the first 8 bytes of
+ * SHA-256("drip key name" || key), in hex. Two installations (two keys)
+ * name their marks on drafts apart.
+ */
+int
+crypt_key_name(const struct crypt_key *k, char out[CRYPT_NAME_LEN + 1])
+{
+	static const char label[] = "drip key name";
+	unsigned char buf[sizeof(label) - 1 + CRYPT_KEY_LEN], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int ok;
+
+	memcpy(buf, label, sizeof(label) - 1);
+	memcpy(buf + sizeof(label) - 1, k->k, CRYPT_KEY_LEN);
+	ok = EVP_Digest(buf, sizeof(buf), md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen >= CRYPT_NAME_LEN / 2;
+	explicit_bzero(buf, sizeof(buf));
+	if (!ok)
+		return -1;
+	for (unsigned int i = 0; i < CRYPT_NAME_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 void
 secret_free(char *s)
 {

@@ -458,12 +458,17 @@ struct graph_mail {
 	const char	*step;		/* sent as x-drip-step: the drip step id */
 	const struct graph_header *headers;	/* more x- headers */
 	size_t		 nheaders;	/* at most GRAPH_HEADERS_MAX - 1 with step */
+	const char	*tag;		/* drip's mark on the draft (an extended
+					 * property, never sent); NULL: none */
 };
 /* Every op: done == NULL runs it synchronously, as graph_request(). */
 int	graph_me(struct graph *, struct derr *, const char *token,
 	    graph_done_fn, void *);
 int	graph_create_draft(struct graph *, struct derr *, const char *token,
 	    const struct graph_mail *, graph_done_fn, void *);
+/* the drafts that carry this tag (graph_mail.tag), up to 10 */
+int	graph_find_drafts(struct graph *, struct derr *, const char *token,
+	    const char *tag, graph_done_fn, void *);
 int	graph_create_reply(struct graph *, struct derr *, const char *token,
 	    const char *msgid, const struct graph_mail *, graph_done_fn, void *);
 int	graph_patch_message(struct graph *, struct derr *, const char *token,
@@ -542,6 +547,9 @@ struct crypt_key {
 /* path NULL: DRIP_KEY_FILE, else $CREDENTIALS_DIRECTORY/drip.key */
 int	crypt_key_load(struct derr *, const char *path, struct crypt_key *);
 void	crypt_key_wipe(struct crypt_key *);
+#define CRYPT_NAME_LEN	16
+/* hex, from the key and revealing nothing of it; 0 or -1 */
+int	crypt_key_name(const struct crypt_key *, char out[CRYPT_NAME_LEN + 1]);
 /* nonce || ciphertext || tag, bound to aad; *out is malloc'd */
 int	crypt_seal(struct derr *, const struct crypt_key *, const char *aad,
 	    const void *plain, size_t len, unsigned char **out, size_t *outlen);

@@ -16,6 +16,13 @@
 #include "drip.h"
 
 #define STEP_HEADER	"x-drip-step"
+/*
+ * drip's mark on the drafts it makes: a single-value extended property in
+ * a property set of drip's own. Unlike a header it is not sent, and unlike
+ * a header Graph can $filter on it, so a draft whose answer was lost can
+ * be found again.
+ */
+#define DRAFT_TAG_ID	"String {6b1c3f0e-2d4a-4e58-9a7b-5c0d8e1f2a39} Name drip-draft"
 #define HEADER_VALUE_MAX 900	/* RFC 5322 lines are at most 998 octets */
 
 /* Percent-encode all but RFC 3986 unreserved characters (and '=', which
@@ -205,6 +212,14 @@ graph_mail_json(struct derr *e, const struct graph_mail *m, int for_reply)
 		json_object_object_add(o, "toRecipients", recipients_json(m->to, m->to_name));
 	if (h != NULL)
 		json_object_object_add(o, "internetMessageHeaders", h);
+	if (m->tag != NULL) {
+		json_object *a = json_object_new_array(), *p = json_object_new_object();
+
+		json_object_object_add(p, "id", json_object_new_string(DRAFT_TAG_ID));
+		json_object_object_add(p, "value", json_object_new_string(m->tag));
+		json_object_array_add(a, p);
+		json_object_object_add(o, "singleValueExtendedProperties", a);
+	}
 	return o;
 }
 
@@ -362,6 +377,28 @@ graph_find_sent(struct graph *g, struct derr *e, const char *token,
 	snprintf(url, sizeof(url), "%s/me/mailFolders/sentitems/messages?$filter=%s"
 	    "&$select=id,internetMessageId,conversationId,sentDateTime,isDraft&$top=5",
 	    graph_base(g), esc);
+	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
+}
+
+/*
+ * The drafts drip marked with tag (graph_mail.tag), ids only. The tag is
+ * drip's own (digits, dots, hex), so its OData literal needs no quotes
+ * doubled; refused otherwise.
+ */
+int
+graph_find_drafts(struct graph *g, struct derr *e, const char *token,
+    const char *tag, graph_done_fn done, void *arg)
+{
+	char lit[512], esc[3 * sizeof(lit)], url[sizeof(esc) + 1024];
+
+	if (*tag == '\0' || strlen(tag) > 128 || strchr(tag, '\'') != NULL)
+		return derr_set(e, EX_SOFTWARE, "draft tag: empty, too long or quoted");
+	snprintf(lit, sizeof(lit), "singleValueExtendedProperties/Any(ep: ep/id eq '%s' "
+	    "and ep/value eq '%s')", DRAFT_TAG_ID, tag);
+	if (escape(esc, sizeof(esc), lit, 0) == -1)
+		return derr_set(e, EX_SOFTWARE, "URL too long");
+	snprintf(url, sizeof(url), "%s/me/mailFolders/drafts/messages?$filter=%s"
+	    "&$select=id&$top=10", graph_base(g), esc);
 	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
 }
 

@@ -28,6 +28,8 @@ enum stage {
 	ST_LOOKUP,	/* reconcile: GET /me/messages/{id} */
 	ST_FIND,	/* reconcile: Sent Items by internetMessageId */
 	ST_DISCARD,	/* DELETE a draft that will not be sent */
+	ST_SWEEP,	/* a step tried before: drafts its lost answers left? */
+	ST_SWEEP_DEL,	/* DELETE one of them */
 };
 
 struct batch;
@@ -43,6 +45,9 @@ struct job {
 	int		 gen;		/* its mailbox's token generation used */
 	int		 reconcile;	/* taken by claim_reconcile */
 	int		 fresh;		/* its draft is not recorded (no 'sending') */
+	enum stage	 after_sweep;	/* ST_DRAFT or ST_REPLY */
+	int		 sweeps;	/* drafts deleted by the sweep */
+	char		*orphan;	/* the one being deleted */
 	time_t		 lease_end;
 	char		*subject, *body;
 	int		 html;
@@ -94,6 +99,7 @@ struct sender {
 	PGconn		*db;
 	struct graph	*g;
 	struct crypt_key key;
+	char		 keyname[CRYPT_NAME_LEN + 1];	/* in draft tags */
 	char		 worker[128];
 	struct mbox	*bucket[NBUCKET];
 	struct mbox	*ready_head, *ready_tail;
@@ -299,7 +305,8 @@ job_done(struct sender *sd, struct job *j)
 
 	free(j->subject);
 	free(j->body);
-	j->subject = j->body = NULL;
+	free(j->orphan);
+	j->subject = j->body = j->orphan = NULL;
 	if (--b->live == 0) {
 		steps_free(b->steps, b->n);
 		free(b->jobs);
@@ -382,6 +389,35 @@ finish_mark(struct sender *sd, struct job *j, enum step_mark what, time_t t,
 
 static void start(struct sender *, struct job *);
 
+/* The earlier tries' drafts are dealt with: make this try's. */
+static void
+sweep_done(struct sender *sd, struct job *j)
+{
+	j->stage = j->after_sweep;
+	enqueue(sd, j);
+}
+
+/*
+ * Looking for what earlier tries left never holds a send up: on failure
+ * the draft is made all the same, and a draft not found stays.
+ */
+static void
+sweep_failed(struct sender *sd, struct job *j, const struct graph_resp *r,
+    const char *why)
+{
+	if (r->class == GRAPH_AUTH && again_after_401(sd, j))
+		return;
+	if (r->class == GRAPH_PERM_MAILBOX) {
+		mbox_down(sd, j->mb, why);
+		drop_job(sd, j);
+		return;
+	}
+	if (!(j->stage == ST_SWEEP_DEL && r->status == 404))	/* gone already */
+		note(sd, LOG_WARNING, "step %lld: drafts of earlier tries not cleared: %s",
+		    j->s->id, why);
+	sweep_done(sd, j);
+}
+
 /* What every stage does with an answer that is not a success. */
 static void
 failure(struct sender *sd, struct job *j, const struct graph_resp *r)
@@ -389,6 +425,10 @@ failure(struct sender *sd, struct job *j, const struct graph_resp *r)
 	char why[GRAPH_CODE_MAX + GRAPH_DETAIL_MAX + 32];
 
 	resp_why(r, why, sizeof(why));
+	if (j->stage == ST_SWEEP || j->stage == ST_SWEEP_DEL) {
+		sweep_failed(sd, j, r, why);
+		return;
+	}
 	/* Looking a message up never decides anything by failing. */
 	if ((j->stage == ST_LOOKUP || j->stage == ST_FIND) &&
 	    (r->class != GRAPH_AUTH || j->auth_retried)) {
@@ -569,6 +609,23 @@ answer(struct sender *sd, struct job *j, struct graph_resp *r)
 		} else
 			finish_mark(sd, j, MARK_UNKNOWN, 0, "not in Sent Items yet");
 		return;
+	case ST_SWEEP:
+		if (graph_msg_parse(r, &msg) == 1 && msg.id[0] != '\0' && j->sweeps < 10) {
+			free(j->orphan);
+			if ((j->orphan = strdup(msg.id)) != NULL) {
+				j->stage = ST_SWEEP_DEL;
+				enqueue(sd, j);
+				return;
+			}
+		}
+		sweep_done(sd, j);
+		return;
+	case ST_SWEEP_DEL:
+		j->sweeps++;
+		note(sd, LOG_NOTICE, "step %lld: deleted a draft an earlier try left", j->s->id);
+		j->stage = ST_SWEEP;
+		enqueue(sd, j);
+		return;
 	case ST_DISCARD:	/* answered by discarded() */
 		return;
 	}
@@ -631,7 +688,7 @@ static void
 start(struct sender *sd, struct job *j)
 {
 	const char *tok = NULL;
-	char stepid[32];
+	char stepid[32], tag[32 + CRYPT_NAME_LEN];
 	struct graph_mail mail = { 0 };
 	struct derr e;
 	int rc = 0;
@@ -658,6 +715,7 @@ start(struct sender *sd, struct job *j)
 	}
 	j->gen = j->mb->gen;
 	snprintf(stepid, sizeof(stepid), "%lld", j->s->id);
+	snprintf(tag, sizeof(tag), "%lld.%s", j->s->id, sd->keyname);
 	mail.subject = j->subject;
 	mail.body = j->body;
 	mail.html = j->html;
@@ -665,11 +723,19 @@ start(struct sender *sd, struct job *j)
 	mail.step = stepid;
 	switch (j->stage) {
 	case ST_DRAFT:
+		mail.tag = tag;
 		rc = graph_create_draft(sd->g, &e, tok, &mail, answered, j);
 		break;
 	case ST_REPLY:
 		mail.subject = mail.body = NULL;
+		mail.tag = tag;
 		rc = graph_create_reply(sd->g, &e, tok, j->s->reply_to, &mail, answered, j);
+		break;
+	case ST_SWEEP:
+		rc = graph_find_drafts(sd->g, &e, tok, tag, answered, j);
+		break;
+	case ST_SWEEP_DEL:
+		rc = graph_delete_message(sd->g, &e, tok, j->orphan, answered, j);
 		break;
 	case ST_PATCH:
 		mail.to = NULL;
@@ -687,6 +753,12 @@ start(struct sender *sd, struct job *j)
 		rc = graph_find_sent(sd->g, &e, tok, j->s->internet_message_id, answered, j);
 		break;
 	case ST_DISCARD:	/* started by start_discard() */
+		return;
+	}
+	if (rc == -1 && (j->stage == ST_SWEEP || j->stage == ST_SWEEP_DEL)) {
+		note(sd, LOG_WARNING, "step %lld: drafts of earlier tries not cleared: %s",
+		    j->s->id, e.msg);
+		sweep_done(sd, j);
 		return;
 	}
 	if (rc == -1) {
@@ -942,6 +1014,12 @@ take(struct sender *sd, struct step *steps, size_t n, int reconcile,
 			queue_sending(sd, j);
 		else {
 			j->stage = j->s->reply && j->s->reply_to != NULL ? ST_REPLY : ST_DRAFT;
+			if (j->s->attempts > 0) {
+				/* an earlier try may have made a draft whose answer
+				 * was lost: look for it first */
+				j->after_sweep = j->stage;
+				j->stage = ST_SWEEP;
+			}
 			enqueue(sd, j);
 		}
 	}
@@ -1325,6 +1403,10 @@ send_due(struct derr *e, const struct send_opts *o, struct send_stats *st)
 	if (crypt_key_load(e, o->key_file, &sd.key) == -1 ||
 	    (sd.g = graph_new(e, &go)) == NULL)
 		goto out;
+	if (crypt_key_name(&sd.key, sd.keyname) == -1) {
+		derr_set(e, EX_SOFTWARE, "naming the key: SHA-256 failed");
+		goto out;
+	}
 	while (!sd.failed) {
 		int time_left = time(NULL) < deadline;
 		double now;

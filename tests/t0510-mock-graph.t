@@ -6,7 +6,7 @@
 # shellcheck disable=SC2016 # $select, $filter and jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mock-graph/mock.sh"
-plan 69
+plan 72
 
 ME=alice@example.com
 LOGIN=/organizations/oauth2/v2.0
@@ -152,6 +152,20 @@ is "$status" 411 'POST without Content-Length: 411, as Graph'"'"'s front end ans
 
 graph PATCH "/me/messages/$ID" -H 'Content-Type: application/json' --data-binary '{"subject":"Quick question, Bob"}'
 is "$status $(j '[.subject, .isDraft]') $([ "$(jr .id)" = "$ID" ] && echo same-id)" '200 ["Quick question, Bob",true] same-id' 'PATCH a draft: 200, updated'
+
+# drip marks its drafts with a single-value extended property and finds
+# them again with the documented Any() filter
+EP="String {6b1c3f0e-2d4a-4e58-9a7b-5c0d8e1f2a39} Name drip-draft"
+post_json /me/messages "$(jq -nc --arg ep "$EP" '{subject: "marked", singleValueExtendedProperties: [{id: $ep, value: "7.abc"}]}')"
+MID=$(jr .id)
+is "$status $(j 'has("singleValueExtendedProperties")')" '201 false' 'a draft with an extended property: 201, the property not shown unasked'
+graph GET /me/mailFolders/drafts/messages -G --data-urlencode "\$filter=singleValueExtendedProperties/Any(ep: ep/id eq '$EP' and ep/value eq '7.abc')" --data-urlencode '$select=id'
+s1="$status $(j --arg id "$MID" '[.value[].id == $id]')"
+graph GET /me/mailFolders/drafts/messages -G --data-urlencode "\$filter=singleValueExtendedProperties/Any(ep: ep/id eq '$EP' and ep/value eq '7.abd')"
+is "$s1 $status $(j '.value | length')" '200 [true] 200 0' 'the Any() filter on it finds that draft, and no draft for another value'
+post_json /me/messages '{"subject":"x","singleValueExtendedProperties":[{"id":"drip-draft","value":"1"}]}'
+is "$(graph_error)" '400 ErrorInvalidProperty' 'an extended property id that is not "Type {guid} Name n": 400'
+graph DELETE "/me/messages/$MID"
 
 # --- send --------------------------------------------------------------------
 graph POST "/me/messages/$ID/send" -H 'Content-Length: 0'

@@ -5,7 +5,7 @@
 # failed), and the next try makes its own and sends it once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 23
+plan 34
 db_fresh
 send_env
 
@@ -100,3 +100,50 @@ is "$?" 0 'a run over while replies are made ends, exit 0'
 is "$(rows email_campaign_prospect_step "campaign_id = $CID AND step = 2 AND status = 'scheduled'")" 6 \
 	'the replies are scheduled again'
 is "$(drafts)" 0 'and no reply draft is left'
+
+# --- a draft's answer is lost (Graph made it, then a 504): drip never
+# learnt its id, so the step is deferred and the draft stays. drip marks
+# each draft it makes (an extended property: its step and drip's key,
+# never sent); the step's next try finds the draft by that mark, deletes
+# it, and sends a draft of its own, once. A step never tried before does
+# not look.
+sweeps() { mock_ctl GET /_mock/log | jq '[.[] | select(.method == "GET" and
+	(.path | endswith("/mailFolders/drafts/messages")))] | length'; }
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 60)
+send >/dev/null		# the six replies the section above put back
+make_campaign "$me" 2
+n_del=$(deletes); n_sw=$(sweeps)
+faults '{"rules": [{"method": "POST", "path": "/me/messages$", "status": 504, "after_send": true, "count": 2}]}'
+run send
+is "$(printf '%s' "$out" | jq -c '[.sent, .deferred]')" '[0,2]' \
+	'drafts whose answers were lost (504 after Graph made them) are deferred'
+is "$(drafts)" 2 'the 2 drafts made stay in the mailbox, their ids unknown to drip'
+is "$(( $(sweeps) - n_sw ))" 0 'steps tried for the first time look for no earlier draft'
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 60)
+run send
+is "$(printf '%s' "$out" | jq -c '[.sent, .deferred, .failed]')" '[2,0,0]' 'the next try sends both'
+is "$(drafts)" 0 'and the drafts of the lost answers are gone'
+is "$(( $(deletes) - n_del )) $(( $(sweeps) - n_sw ))" '2 4' \
+	'found by their mark and deleted: 2 DELETEs answered 204, 4 looks (one finds, one finds none, a step)'
+like "$err" 'deleted a draft an earlier try left' 'standard error says so'
+is "$(sent_steps | sort | uniq -d | wc -l)" 0 'none twice'
+
+# --- the same for a reply: createReply's answer lost
+make_campaign "$me" 1 '{"templates": [{"subject": "Hello", "body_text": "Hi"},
+	{"subject": "Re: Hello", "body_text": "Again", "delay_days": 2, "thread": "reply"}]}'
+run send
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" $((3 * 24 * 60)))
+faults '{"rules": [{"method": "POST", "path": "/createReply$", "status": 504, "after_send": true, "count": 1}]}'
+run send
+is "$(printf '%s' "$out" | jq -c '[.sent, .deferred]') $(drafts)" '[0,1] 1' \
+	'a reply draft whose answer was lost: deferred, the draft left'
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 60)
+run send
+is "$(printf '%s' "$out" | jq .sent) $(drafts)" '1 0' 'the next try deletes it and sends the reply'
+is "$(jq -sc --arg d "@k$K.example" '[.[] | select(.to[0] | endswith($d))] |
+	[length, (map(.conversationId) | unique | length)]' "$MOCK_SENT_LOG")" '[2,1]' \
+	'in the first message'"'"'s conversation'
+

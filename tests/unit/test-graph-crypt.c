@@ -55,7 +55,7 @@ main(void)
 	size_t n1, n2, n, rawlen;
 	char *plain, *hex, path[512];
 
-	plan(24);
+	plan(26);
 	if (mkdtemp(dir) == NULL)
 		return 1;
 
@@ -118,6 +118,19 @@ main(void)
 	free(bad);
 	free(s1);
 	free(s2);
+	{
+		char a[CRYPT_NAME_LEN + 1], b[CRYPT_NAME_LEN + 1], c[CRYPT_NAME_LEN + 1];
+		struct crypt_key other = k;
+
+		other.k[0] ^= 1;
+		ok(crypt_key_name(&k, a) == 0 && crypt_key_name(&k, b) == 0 &&
+		    strcmp(a, b) == 0 && strlen(a) == CRYPT_NAME_LEN &&
+		    strspn(a, "0123456789abcdef") == CRYPT_NAME_LEN,
+		    "a key's name: the same each time, %d hex digits", CRYPT_NAME_LEN);
+		ok(crypt_key_name(&other, c) == 0 && strcmp(a, c) != 0,
+		    "another key (one bit apart), another name");
+		crypt_key_wipe(&other);
+	}
 	crypt_key_wipe(&k);
 	crypt_key_wipe(&k2);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);

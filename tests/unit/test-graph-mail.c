@@ -47,7 +47,7 @@ main(void)
 	struct graph *g;
 	json_object *o;
 
-	plan(26);
+	plan(27);
 	o = graph_mail_json(&e, &m, 0);
 	is_str(js(o), "{\"subject\":\"Quick question\",\"body\":{\"contentType\":\"text\","
 	    "\"content\":\"Hi Ann,\\nshort note.\"},\"toRecipients\":[{\"emailAddress\":"
@@ -65,6 +65,15 @@ main(void)
 	    json_object_object_get_ex(o, "toRecipients", NULL),
 	    "for createReply: headers and recipient, no body or subject (patched after)");
 	json_object_put(o);
+
+	m.tag = "42.0123456789abcdef";
+	o = graph_mail_json(&e, &m, 1);
+	ok(o != NULL && strstr(js(o), "\"singleValueExtendedProperties\":[{\"id\":"
+	    "\"String {6b1c3f0e-2d4a-4e58-9a7b-5c0d8e1f2a39} Name drip-draft\","
+	    "\"value\":\"42.0123456789abcdef\"}]") != NULL,
+	    "drip's mark on a draft: an extended property in drip's own set, for a reply too");
+	json_object_put(o);
+	m.tag = NULL;
 
 	m.html = 1;
 	m.nheaders = 0;
