@@ -349,6 +349,22 @@ graph_get_message(struct graph *g, struct derr *e, const char *token,
 	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
 }
 
+#define FILTER_MAX	(2 * GRAPH_ID_MAX + 64)	/* an OData $filter, unescaped */
+
+/* GET up to top messages of a folder that match filter, some properties */
+static int
+find_in(struct graph *g, struct derr *e, const char *token, const char *folder,
+    const char *filter, const char *select, int top, graph_done_fn done, void *arg)
+{
+	char esc[3 * FILTER_MAX], url[sizeof(esc) + 1024];
+
+	if (escape(esc, sizeof(esc), filter, 0) == -1)
+		return derr_set(e, EX_SOFTWARE, "URL too long");
+	snprintf(url, sizeof(url), "%s/me/mailFolders/%s/messages"
+	    "?$filter=%s&$select=%s&$top=%d", graph_base(g), folder, esc, select, top);
+	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
+}
+
 /*
  * The message with this internetMessageId in Sent Items, if it is there:
  * $filter=internetMessageId eq '<...>', the OData literal with its quotes
@@ -358,7 +374,7 @@ int
 graph_find_sent(struct graph *g, struct derr *e, const char *token,
     const char *internet_message_id, graph_done_fn done, void *arg)
 {
-	char lit[2 * GRAPH_ID_MAX + 64], esc[3 * sizeof(lit)], url[sizeof(esc) + 1024];
+	char lit[FILTER_MAX];
 	const char *p;
 	size_t n = 0;
 
@@ -372,12 +388,8 @@ graph_find_sent(struct graph *g, struct derr *e, const char *token,
 	}
 	lit[n++] = '\'';
 	lit[n] = '\0';
-	if (escape(esc, sizeof(esc), lit, 0) == -1)
-		return derr_set(e, EX_SOFTWARE, "URL too long");
-	snprintf(url, sizeof(url), "%s/me/mailFolders/sentitems/messages?$filter=%s"
-	    "&$select=id,internetMessageId,conversationId,sentDateTime,isDraft&$top=5",
-	    graph_base(g), esc);
-	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
+	return find_in(g, e, token, "sentitems", lit,
+	    "id,internetMessageId,conversationId,sentDateTime,isDraft", 5, done, arg);
 }
 
 /*
@@ -389,17 +401,13 @@ int
 graph_find_drafts(struct graph *g, struct derr *e, const char *token,
     const char *tag, graph_done_fn done, void *arg)
 {
-	char lit[512], esc[3 * sizeof(lit)], url[sizeof(esc) + 1024];
+	char lit[FILTER_MAX];
 
 	if (*tag == '\0' || strlen(tag) > 128 || strchr(tag, '\'') != NULL)
 		return derr_set(e, EX_SOFTWARE, "draft tag: empty, too long or quoted");
 	snprintf(lit, sizeof(lit), "singleValueExtendedProperties/Any(ep: ep/id eq '%s' "
 	    "and ep/value eq '%s')", DRAFT_TAG_ID, tag);
-	if (escape(esc, sizeof(esc), lit, 0) == -1)
-		return derr_set(e, EX_SOFTWARE, "URL too long");
-	snprintf(url, sizeof(url), "%s/me/mailFolders/drafts/messages?$filter=%s"
-	    "&$select=id&$top=10", graph_base(g), esc);
-	return graph_call(g, e, "GET", url, token, NULL, GRQ_IDEMPOTENT, done, arg);
+	return find_in(g, e, token, "drafts", lit, "id", 10, done, arg);
 }
 
 /*

@@ -45,6 +45,16 @@ at(const struct scan *s, char c)
 	return s->p < s->end && *s->p == c;
 }
 
+/* c at s->p: passed */
+static int
+eat(struct scan *s, char c)
+{
+	if (!at(s, c))
+		return 0;
+	s->p++;
+	return 1;
+}
+
 /* The escape at p (its backslash); its end, or NULL. */
 static const char *
 escape(const char *p, const char *end)
@@ -106,21 +116,14 @@ number(struct scan *s)
 {
 	const char *p = s->p;
 
-	if (at(s, '-'))
-		s->p++;
-	if (at(s, '0'))
-		s->p++;
-	else if (!digits(s))
+	eat(s, '-');
+	if (!eat(s, '0') && !digits(s))
 		return 0;
-	if (at(s, '.')) {
-		s->p++;
-		if (!digits(s))
-			return 0;
-	}
-	if (at(s, 'e') || at(s, 'E')) {
-		s->p++;
-		if (at(s, '+') || at(s, '-'))
-			s->p++;
+	if (eat(s, '.') && !digits(s))
+		return 0;
+	if (eat(s, 'e') || eat(s, 'E')) {
+		if (!eat(s, '+'))
+			eat(s, '-');
 		if (!digits(s))
 			return 0;
 	}
@@ -145,21 +148,14 @@ array(struct scan *s, int depth)
 		return 0;
 	s->p++;
 	skip_ws(s);
-	if (at(s, ']')) {
-		s->p++;
+	if (eat(s, ']'))
 		return 1;
-	}
 	for (;;) {
 		if (!value(s, depth))
 			return 0;
 		skip_ws(s);
-		if (at(s, ']')) {
-			s->p++;
-			return 1;
-		}
-		if (!at(s, ','))
-			return 0;
-		s->p++;
+		if (!eat(s, ','))
+			return eat(s, ']');
 		skip_ws(s);
 	}
 }
@@ -219,18 +215,15 @@ object(struct scan *s, int depth, struct jscan_field *f, size_t nf)
 		return 0;
 	s->p++;
 	skip_ws(s);
-	if (at(s, '}')) {
-		s->p++;
+	if (eat(s, '}'))
 		return 1;
-	}
 	for (;;) {
 		if (!at(s, '"') || !string(s, &key, &len, &escaped) ||
 		    (escaped && f != NULL))
 			return 0;
 		skip_ws(s);
-		if (!at(s, ':'))
+		if (!eat(s, ':'))
 			return 0;
-		s->p++;
 		skip_ws(s);
 		if (f != NULL && (w = wanted(f, nf, key, len)) != NULL) {
 			if (!take(s, w, depth))
@@ -238,13 +231,8 @@ object(struct scan *s, int depth, struct jscan_field *f, size_t nf)
 		} else if (!value(s, depth))
 			return 0;
 		skip_ws(s);
-		if (at(s, '}')) {
-			s->p++;
-			return 1;
-		}
-		if (!at(s, ','))
-			return 0;
-		s->p++;
+		if (!eat(s, ','))
+			return eat(s, '}');
 		skip_ws(s);
 	}
 }

@@ -402,6 +402,14 @@ sweep_done(struct sender *sd, struct job *j)
  * the draft is made all the same, and a draft not found stays.
  */
 static void
+sweep_skipped(struct sender *sd, struct job *j, const char *why)
+{
+	note(sd, LOG_WARNING, "step %lld: drafts of earlier tries not cleared: %s",
+	    j->s->id, why);
+	sweep_done(sd, j);
+}
+
+static void
 sweep_failed(struct sender *sd, struct job *j, const struct graph_resp *r,
     const char *why)
 {
@@ -412,10 +420,10 @@ sweep_failed(struct sender *sd, struct job *j, const struct graph_resp *r,
 		drop_job(sd, j);
 		return;
 	}
-	if (!(j->stage == ST_SWEEP_DEL && r->status == 404))	/* gone already */
-		note(sd, LOG_WARNING, "step %lld: drafts of earlier tries not cleared: %s",
-		    j->s->id, why);
-	sweep_done(sd, j);
+	if (j->stage == ST_SWEEP_DEL && r->status == 404)	/* gone already */
+		sweep_done(sd, j);
+	else
+		sweep_skipped(sd, j, why);
 }
 
 /* What every stage does with an answer that is not a success. */
@@ -756,9 +764,7 @@ start(struct sender *sd, struct job *j)
 		return;
 	}
 	if (rc == -1 && (j->stage == ST_SWEEP || j->stage == ST_SWEEP_DEL)) {
-		note(sd, LOG_WARNING, "step %lld: drafts of earlier tries not cleared: %s",
-		    j->s->id, e.msg);
-		sweep_done(sd, j);
+		sweep_skipped(sd, j, e.msg);
 		return;
 	}
 	if (rc == -1) {
