@@ -50,6 +50,7 @@ struct greq {
 	size_t		 cap;		/* of r.body */
 	char		 retry_after[128];	/* the header, as it came */
 	enum graph_transport t;		/* how the last try ended */
+	int		 sends;		/* times curl was about to send this try */
 	double		 due;		/* monotonic time of the next try */
 	struct greq	*next;		/* in g->waiting */
 	struct greq	*prev_all, *next_all;	/* every request of g */
@@ -813,6 +814,26 @@ build_headers(struct greq *q, const struct graph_req *rq)
 	return rc;
 }
 
+/*
+ * curl sends a request again by itself when the reused connection it went
+ * out on died before any answer (or an HTTP/2 stream was refused). The
+ * first may have been carried out, so a request we would not repeat
+ * ourselves (retry_delay) is stopped before its second trip and its answer
+ * counts as lost: for a send, ambiguous. This is what lets sends reuse
+ * connections, as everything else does.
+ */
+static int
+once_unless_idempotent(void *arg, char *ip, char *local_ip, int port,
+    int local_port)
+{
+	struct greq *q = arg;
+
+	(void)ip, (void)local_ip, (void)port, (void)local_port;
+	if (q->r.flags & GRQ_IDEMPOTENT)
+		return CURL_PREREQFUNC_OK;
+	return q->sends++ == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
 static int
 setup(struct greq *q, const struct graph_req *rq)
 {
@@ -838,13 +859,8 @@ setup(struct greq *q, const struct graph_req *rq)
 	SET(CURLOPT_HEADERDATA, q);
 	SET(CURLOPT_HTTPHEADER, q->hdrs);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	/*
-	 * curl silently repeats a request whose reused connection died before
-	 * any answer: for a send that could report "already sent" as failure.
-	 * A fresh connection takes that path away.
-	 */
-	if (rq->flags & GRQ_SEND)
-		SET(CURLOPT_FRESH_CONNECT, 1L);
+	SET(CURLOPT_PREREQFUNCTION, once_unless_idempotent);
+	SET(CURLOPT_PREREQDATA, q);
 	if (strcmp(rq->method, "DELETE") == 0)	/* no body, as a GET */
 		SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	else if (strcmp(rq->method, "GET") != 0) {
@@ -869,6 +885,7 @@ start(struct greq *q)
 	q->r.request_id[0] = '\0';
 	q->retry_after[0] = '\0';
 	q->cap = 0;
+	q->sends = 0;
 	if (curl_multi_add_handle(q->g->m, q->h) != CURLM_OK)
 		return -1;
 	q->g->active++;
@@ -949,6 +966,8 @@ transport(struct greq *q, CURLcode rc)
 
 	if (rc == CURLE_OK)
 		return GRAPH_T_DONE;
+	if (q->sends > 1)	/* curl's own second trip, stopped */
+		return GRAPH_T_LOST;
 	curl_easy_getinfo(q->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	curl_easy_getinfo(q->h, CURLINFO_REQUEST_SIZE, &reqsize);
 	if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
@@ -1006,7 +1025,10 @@ classify(struct greq *q, CURLcode rc)
 		q->r.status = 0;
 	q->r.class = graph_classify(q->r.status, q->r.body, q->r.len, t,
 	    q->r.flags, q->r.code, q->r.detail, sizeof(q->r.detail));
-	if (t != GRAPH_T_DONE) {
+	if (t != GRAPH_T_DONE && q->sends > 1)
+		strlcpy(q->r.detail, "the reused connection died before an answer",
+		    sizeof(q->r.detail));
+	else if (t != GRAPH_T_DONE) {
 		if ((w = curl_word(rc)) != NULL)
 			strlcpy(q->r.code, w, sizeof(q->r.code));
 		strlcpy(q->r.detail, curl_easy_strerror(rc), sizeof(q->r.detail));

@@ -6,7 +6,7 @@
 # runs reconcile every step from its draft.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 25
+plan 28
 db_fresh
 send_env
 
@@ -67,6 +67,25 @@ export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
 send >/dev/null 2>&1
 is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'"):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '2:2' \
 	'a reset send: the draft is still a draft, so it is sent now, once'
+
+# --- Graph sent, then the connection was reset with no answer. The send
+# went out on a kept-alive connection, and curl would post it again by
+# itself on a new one: it must not, and the run must not call it failed
+make_campaign 1 2
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+r0=$(wc -l <"$MOCK_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "reset": true, "after_send": true, "count": 2}]}'
+run send
+is "$(printf '%s' "$out" | jq -c '[.claimed, .sent, .failed, .bounced]'):$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" \
+	'[2,0,0,0]:2' 'a reset after Graph sent: not counted sent, nothing failed, the steps stay sending'
+is "$(tail -n +$((r0 + 1)) "$MOCK_LOG" | jq -s '[.[] | select(.method == "POST" and (.path | endswith("/send")))] | length')" 2 \
+	'each send reached Graph once: curl did not post it again on a new connection'
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
+run send
+is "$(printf '%s' "$out" | jq -c '[.reconciled, .sent]'):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '[2,2]:2' \
+	'the next run finds them sent: reconciled, each delivered once'
 
 # --- killed right after committing 'sending', the send under way
 make_campaign 1 1

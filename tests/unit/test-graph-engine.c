@@ -69,6 +69,20 @@ sent_count(void)
 	return n;
 }
 
+/* Drafts in every mailbox of the mock. */
+static size_t
+drafts_count(void)
+{
+	json_object *a = ctl("GET", "/_mock/users", NULL), *n;
+	size_t i, sum = 0;
+
+	for (i = 0; a != NULL && i < json_object_array_length(a); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(a, i), "drafts", &n))
+			sum += (size_t)json_object_get_int64(n);
+	json_object_put(a);
+	return sum;
+}
+
 /* The last sent record's header name, or "". */
 static const char *
 last_sent(const char *field, const char *header)
@@ -218,7 +232,7 @@ messages(void)
 
 	graph_send(g, &e, access_token, d.id, NULL, &r);
 	ok(r.class == GRAPH_OK && r.status == 202 && r.len == 0, "send: 202, empty body");
-	ok(r.connects == 1, "  on a connection of its own (curl never replays a send)");
+	ok(r.connects == 0, "  on the draft's connection, kept alive");
 	graph_resp_free(&r);
 	ok(sent_count() == before + 1, "the mock sent exactly one message");
 	is_str(last_sent(NULL, "x-drip-step"), "101", "tagged with x-drip-step");
@@ -310,7 +324,7 @@ retries(void)
 	time_t t;
 	struct tm tm;
 	double t0, took;
-	size_t before;
+	size_t before, d0;
 
 	faults("{\"rules\":[{\"method\":\"POST\",\"path\":\"/me/messages$\",\"status\":429,"
 	    "\"retry_after\":\"0.6\",\"count\":1}]}");
@@ -376,7 +390,24 @@ retries(void)
 	faults("{\"rules\":[{\"path\":\"/send$\",\"reset\":true,\"after_send\":true,\"count\":1}]}");
 	graph_send(g, &e, access_token, d.id, NULL, &r);
 	ok(r.class == GRAPH_AMBIGUOUS && strcmp(r.code, "connection_lost") == 0 &&
-	    sent_count() == before + 2, "a reset after sending: ambiguous (connection_lost), sent once");
+	    r.connects == 1 && sent_count() == before + 2,
+	    "a reset after sending, on a reused connection: ambiguous (connection_lost), "
+	    "sent once: curl did not post it again on the new connection it opened");
+	graph_resp_free(&r);
+
+	d0 = drafts_count();
+	faults("{\"rules\":[{\"method\":\"POST\",\"path\":\"/me/messages$\",\"reset\":true,"
+	    "\"after_send\":true,\"count\":1}]}");
+	graph_create_draft(g, &e, access_token, &m, NULL, &r);
+	ok(r.class == GRAPH_TRANSIENT && strcmp(r.code, "connection_lost") == 0 &&
+	    r.attempts == 1 && drafts_count() == d0 + 1,
+	    "a reset after a draft was made: lost, and made once, not again by curl");
+	graph_resp_free(&r);
+
+	faults("{\"rules\":[{\"method\":\"GET\",\"path\":\"/me$\",\"reset\":true,\"count\":1}]}");
+	graph_me(g, &e, access_token, NULL, &r);
+	ok(r.class == GRAPH_OK && r.attempts == 1 && r.connects == 1,
+	    "a reset on a GET over a reused connection: curl asks again at once (idempotent)");
 	graph_resp_free(&r);
 
 	draft(&d);
@@ -562,7 +593,7 @@ main(void)
 		return 0;
 	}
 	setenv("DRIP_CLIENT_ID", "drip-test-client", 1);
-	plan(55);
+	plan(57);
 	{
 		struct graph_opts o = { .max_attempts = 3, .max_retry_wait = 3 };
 
