@@ -11,6 +11,12 @@
 #   claim     one claim of 100 with BENCH_FUTURE_STEPS future steps in the table,
 #             and its plan
 #
+# BENCH_AGAINST=DIR (the build directory of another commit with the same
+# migrations, e.g. git worktree add /tmp/old REV && make -C /tmp/old): the
+# zero runs come in pairs, that build's send-due then ours, and print each
+# pair's ratio. On a VM whose speed drifts by a quarter, pairs tell a
+# change's effect where separate runs cannot.
+#
 # BENCH_ONLY=zero,claim runs some of them. Not part of make check: it takes
 # minutes and its figures depend on the machine. See tests/bench/README.md.
 . "$(dirname "$0")/common.sh"
@@ -27,6 +33,8 @@ BIG=${BENCH_BIG_STEPS:-100000}
 FUTURE=${BENCH_FUTURE_STEPS:-1000000}
 RAW_SECONDS=${BENCH_RAW_SECONDS:-10}
 WRAP=${BENCH_WRAP:-}	# a profiler's command line before each send-due run
+AGAINST=${BENCH_AGAINST:-}
+[ -z "$AGAINST" ] || [ -x "$AGAINST/bin/send-due" ] || die "no $AGAINST/bin/send-due"
 ONLY=,${BENCH_ONLY:-raw,zero,latency,peer,memory,claim},
 want() { case $ONLY in *,$1,*) return 0 ;; esac; return 1; }
 peer_dir=$bench_top/tests/bench/peer
@@ -46,13 +54,14 @@ fi
 
 # ---- one send-due run, measured and checked ----------------------------
 #
-# drip_run NAME N CONCURRENCY: seed N due steps, run send-due, and set
+# drip_run NAME N CONCURRENCY [SEND_DUE]: seed N due steps, run send-due
+# (or the SEND_DUE given), and set
 # R_RATE (sends/s), R_SECONDS, R_SENT, R_CPU_SD, R_CPU_PG, R_CPU_MOCK (CPU
 # seconds per 1,000 sends), R_RSS (KiB), R_LOAD. Fails unless every step
 # was sent with its bookkeeping: step sent, its 'sent' event, its message
 # metadata, the next step scheduled, and the message in the mock.
 drip_run() {
-	local name=$1 n=$2 conc=$3 out=$BENCH_DIR/$1 t0 t1 pg0 pg1 mk0 mk1 sent0 sent1 check
+	local name=$1 n=$2 conc=$3 bin=${4:-send-due} out=$BENCH_DIR/$1 t0 t1 pg0 pg1 mk0 mk1 sent0 sent1 check
 	seed "$name" "$n" "$(at_minutes -60)"
 	settle drip.email_campaign_prospect_step
 	psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
@@ -61,7 +70,7 @@ drip_run() {
 	pg0=$(pg_ticks); mk0=$(pid_ticks "$MOCK_PID"); t0=$(date +%s.%N)
 	# shellcheck disable=SC2086 # BENCH_WRAP is a command line, split
 	DRIP_NOW=$(at_minutes 0) ENABLE_EMAIL_SCHEDULER=true timed "$out" \
-		$WRAP send-due -q --max-seconds 600 --batch "$BATCH" --concurrency "$conc" ||
+		$WRAP "$bin" -q --max-seconds 600 --batch "$BATCH" --concurrency "$conc" ||
 		die "send-due failed: $(cat "$out.err")"
 	t1=$(date +%s.%N); pg1=$(pg_ticks); mk1=$(pid_ticks "$MOCK_PID")
 	sent1=$(mock_sent)
@@ -288,9 +297,9 @@ RAW_RATE=
 if want raw; then
 	say ''
 	say '== the mock alone: wrk -t1 -c%d, draft + send, no database (%d s each)' "$CONC" "$RAW_SECONDS"
-	raw_mock "before, keep-alive"
+	raw_mock "before, keep-alive (as drip)"
 	RAW_BEFORE=$RAW_RATE
-	raw_mock "before, a new connection for each send (as drip)" close
+	raw_mock "before, a new connection for each send" close
 	RAW_BEFORE_CLOSE=$RAW_RATE
 fi
 
@@ -298,20 +307,31 @@ if want zero; then
 	say ''
 	say '== send-due, zero-latency mock: %d steps over %d mailboxes, --concurrency %d --batch %d' \
 		"$STEPS" "$MAILBOXES" "$CONC" "$BATCH"
-	rates=
+	rates= ratios=
+	[ -z "$AGAINST" ] || say '  in pairs: first %s (%s), then this build' "$AGAINST" \
+		"$(git -C "$AGAINST/.." describe --always --dirty 2>/dev/null || echo '?')"
 	for i in $(seq "$REPEAT"); do
+		if [ -n "$AGAINST" ]; then
+			drip_run "zero${i}a" "$STEPS" "$CONC" "$AGAINST/bin/send-due"
+			drip_line "run $i, against"
+			against=$R_RATE
+		fi
 		drip_run "zero$i" "$STEPS" "$CONC"
 		drip_line "run $i"
 		rates="$rates $R_RATE"
+		[ -z "$AGAINST" ] || ratios="$ratios $(calc "$R_RATE / $against")"
 		[ "$i" = 1 ] && pgss_lines zero1
 	done
+	# shellcheck disable=SC2086
+	[ -z "$AGAINST" ] || say '  this build / against, pair by pair:%s; median %.3f' \
+		"$(printf ' %.3f' $ratios)" "$(median $ratios)"
 	# shellcheck disable=SC2086
 	ZERO_MEDIAN=$(median $rates)
 	say '  median of %d: %d sends/s (goal: at least 2000)' "$REPEAT" "$(fmt "$ZERO_MEDIAN")"
 	if want raw; then
-		raw_mock "after, keep-alive"
+		raw_mock "after, keep-alive (as drip)"
 		RAW_MEDIAN=$(median "$RAW_BEFORE" "$RAW_RATE")
-		raw_mock "after, a new connection for each send (as drip)" close
+		raw_mock "after, a new connection for each send" close
 		RAW_MEDIAN_CLOSE=$(median "$RAW_BEFORE_CLOSE" "$RAW_RATE")
 		say '  send-due / the mock alone (mean of before and after): %.2f of its keep-alive rate, %.2f of its rate with a new connection per send' \
 			"$(calc "$ZERO_MEDIAN / $RAW_MEDIAN")" "$(calc "$ZERO_MEDIAN / $RAW_MEDIAN_CLOSE")"
