@@ -29,6 +29,11 @@
 
 #include <curl/curl.h>
 
+/* once_unless_idempotent() is what makes reused connections safe */
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "libcurl 7.80 or later is needed: CURLOPT_PREREQFUNCTION"
+#endif
+
 #include "drip.h"
 
 #define DEFAULT_GRAPH_URL	"https://graph.microsoft.com/v1.0"
