@@ -962,6 +962,25 @@ graph_pending(const struct graph *g)
 	return g->active + g->nwaiting;
 }
 
+/* Failures of the connection's set-up: the request cannot have left. */
+static int
+connect_failure(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
+	    rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_PEER_FAILED_VERIFICATION;
+}
+
+/*
+ * curl posted the request once, then made it lost: its second trip
+ * stopped by once_unless_idempotent(), or that trip's connection failed.
+ */
+static int
+second_trip(const struct greq *q, CURLcode rc)
+{
+	return q->sends > 1 || (q->sends == 1 && connect_failure(rc));
+}
+
 /* Nothing reached the server when curl never got to the transfer. */
 static enum graph_transport
 transport(struct greq *q, CURLcode rc)
@@ -971,13 +990,15 @@ transport(struct greq *q, CURLcode rc)
 
 	if (rc == CURLE_OK)
 		return GRAPH_T_DONE;
-	if (q->sends > 1)	/* curl's own second trip, stopped */
+	/*
+	 * Counted only for requests we would not repeat: once it went out,
+	 * nothing that fails later makes it unsent.
+	 */
+	if (q->sends > 0)
 		return GRAPH_T_LOST;
 	curl_easy_getinfo(q->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	curl_easy_getinfo(q->h, CURLINFO_REQUEST_SIZE, &reqsize);
-	if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
-	    rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR ||
-	    rc == CURLE_PEER_FAILED_VERIFICATION || (pre == 0 && reqsize == 0))
+	if (connect_failure(rc) || (pre == 0 && reqsize == 0))
 		return GRAPH_T_UNSENT;
 	return GRAPH_T_LOST;
 }
@@ -1030,9 +1051,9 @@ classify(struct greq *q, CURLcode rc)
 		q->r.status = 0;
 	q->r.class = graph_classify(q->r.status, q->r.body, q->r.len, t,
 	    q->r.flags, q->r.code, q->r.detail, sizeof(q->r.detail));
-	if (t != GRAPH_T_DONE && q->sends > 1)
-		strlcpy(q->r.detail, "the reused connection died before an answer",
-		    sizeof(q->r.detail));
+	if (t != GRAPH_T_DONE && second_trip(q, rc))
+		strlcpy(q->r.detail, "the connection died before an answer and "
+		    "curl would have sent the request again", sizeof(q->r.detail));
 	else if (t != GRAPH_T_DONE) {
 		if ((w = curl_word(rc)) != NULL)
 			strlcpy(q->r.code, w, sizeof(q->r.code));

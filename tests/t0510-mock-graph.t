@@ -6,7 +6,7 @@
 # shellcheck disable=SC2016 # $select, $filter and jq programs are literal
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mock-graph/mock.sh"
-plan 72
+plan 74
 
 ME=alice@example.com
 LOGIN=/organizations/oauth2/v2.0
@@ -247,6 +247,18 @@ is "$(j .isDraft)" true 'the refused message stays a draft'
 mock_ctl POST /_mock/faults '{"rules":[{"path":"^/v1.0/me$","reset":true,"count":1}]}' >/dev/null
 run curl -s -H "Authorization: Bearer $AT" "$MOCK_URL/v1.0/me"
 like "$rc" '^(52|56)$' 'reset rule: the connection drops without an answer'
+
+mock_ctl POST /_mock/faults '{"rules":[{"path":"^/v1.0/me$","reset":true,"refuse_ms":700,"count":1}]}' >/dev/null
+run curl -s -H "Authorization: Bearer $AT" "$MOCK_URL/v1.0/me"
+r1=$rc
+run curl -s -H "Authorization: Bearer $AT" "$MOCK_URL/v1.0/me"
+r2=$rc
+sleep 1
+run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AT" "$MOCK_URL/v1.0/me"
+like "$r1 $r2 $out" '^(52|56) 7 200$' 'reset with refuse_ms: no answer, then connections refused (curl: 7), then served again'
+is "$(mock_ctl POST /_mock/faults '{"rules":[{"path":"x","status":503,"refuse_ms":5}]}'; echo "rc=$?")" \
+	'{"error":"refuse_ms goes with reset"}
+rc=1' 'refuse_ms without reset is refused'
 
 is "$(mock_ctl POST /_mock/faults '{"rules":[{"stauts":503}]}'; echo "rc=$?")" \
 	'{"error":"unknown rule field(s): stauts"}

@@ -6,7 +6,7 @@
 # runs reconcile every step from its draft.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 28
+plan 30
 db_fresh
 send_env
 
@@ -86,6 +86,22 @@ export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
 run send
 is "$(printf '%s' "$out" | jq -c '[.reconciled, .sent]'):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '[2,2]:2' \
 	'the next run finds them sent: reconciled, each delivered once'
+
+# --- the same, and then no connection for a while: curl's second trip
+# cannot connect. The send went out all the same: never sent again
+make_campaign 1 1
+c=$CID
+n0=$(wc -l <"$MOCK_SENT_LOG")
+faults '{"rules": [{"method": "POST", "path": "/send$", "reset": true, "after_send": true, "refuse_ms": 300, "count": 1}]}'
+run send
+is "$(printf '%s' "$out" | jq -c '[.claimed, .sent, .deferred]'):$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sending'")" \
+	'[1,0,0]:1' 'sent, then no connection to the mock: not deferred as unsent, the step stays sending'
+sleep 0.4
+faults '{}'
+export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
+drain 3
+is "$(rows email_campaign_prospect_step "campaign_id = $c AND status = 'sent'"):$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" '1:1' \
+	'later runs reconcile it: sent, delivered once'
 
 # --- killed right after committing 'sending', the send under way
 make_campaign 1 1

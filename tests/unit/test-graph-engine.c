@@ -324,7 +324,7 @@ retries(void)
 	time_t t;
 	struct tm tm;
 	double t0, took;
-	size_t before, d0;
+	size_t before, d0, n0;
 
 	faults("{\"rules\":[{\"method\":\"POST\",\"path\":\"/me/messages$\",\"status\":429,"
 	    "\"retry_after\":\"0.6\",\"count\":1}]}");
@@ -404,6 +404,32 @@ retries(void)
 	    "a reset after a draft was made: lost, and made once, not again by curl");
 	graph_resp_free(&r);
 
+	/*
+	 * The same, and then no new connection for a while: curl's second
+	 * trip fails to connect. That does not make the request unsent.
+	 */
+	draft(&d);
+	n0 = sent_count();
+	faults("{\"rules\":[{\"path\":\"/send$\",\"reset\":true,\"after_send\":true,"
+	    "\"refuse_ms\":400,\"count\":1}]}");
+	graph_send(g, &e, access_token, d.id, NULL, &r);
+	ok(r.class == GRAPH_AMBIGUOUS && strcmp(r.code, "connection_lost") == 0,
+	    "a send that went out, then no connection to ask again: ambiguous, not unsent (%s: %s)",
+	    r.code, r.detail);
+	graph_resp_free(&r);
+	usleep(500000);
+	ok(sent_count() == n0 + 1, "  and sent once");
+
+	d0 = drafts_count();
+	faults("{\"rules\":[{\"method\":\"POST\",\"path\":\"/me/messages$\",\"reset\":true,"
+	    "\"after_send\":true,\"refuse_ms\":400,\"count\":1}]}");
+	graph_create_draft(g, &e, access_token, &m, NULL, &r);
+	ok(r.class == GRAPH_TRANSIENT && strcmp(r.code, "connection_lost") == 0 &&
+	    r.attempts == 1, "a draft made, then no connection: lost, not tried again by the engine");
+	graph_resp_free(&r);
+	usleep(500000);
+	ok(drafts_count() == d0 + 1, "  and made once");
+
 	faults("{\"rules\":[{\"method\":\"GET\",\"path\":\"/me$\",\"reset\":true,\"count\":1}]}");
 	graph_me(g, &e, access_token, NULL, &r);
 	ok(r.class == GRAPH_OK && r.attempts == 1 && r.connects == 1,
@@ -411,9 +437,10 @@ retries(void)
 	graph_resp_free(&r);
 
 	draft(&d);
+	n0 = sent_count();
 	faults("{\"rules\":[{\"path\":\"/send$\",\"status\":503,\"count\":1}]}");
 	graph_send(g, &e, access_token, d.id, NULL, &r);
-	ok(r.class == GRAPH_AMBIGUOUS && sent_count() == before + 2,
+	ok(r.class == GRAPH_AMBIGUOUS && sent_count() == n0,
 	    "503 on send: ambiguous (the client cannot know), never retried");
 	graph_resp_free(&r);
 	faults("{}");
@@ -593,7 +620,7 @@ main(void)
 		return 0;
 	}
 	setenv("DRIP_CLIENT_ID", "drip-test-client", 1);
-	plan(57);
+	plan(61);
 	{
 		struct graph_opts o = { .max_attempts = 3, .max_retry_wait = 3 };
 
