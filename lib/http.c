@@ -12,7 +12,8 @@
  *    max_attempts and never for longer than max_retry_wait at a time;
  *  - a request that may have been carried out already (the answer was lost,
  *    or a 5xx came back) is repeated only when it is idempotent; a send is
- *    never repeated at all, and its lost answer is GRAPH_AMBIGUOUS.
+ *    never repeated at all, and its lost answer is GRAPH_AMBIGUOUS. That
+ *    holds for curl's own repeats too (once_unless_idempotent).
  *
  * Tokens travel in headers and bodies marked GRQ_SECRET; those buffers are
  * wiped before they are freed, and no token is ever put in an error.
