@@ -3,7 +3,8 @@
 -- then sends it (POST /me/messages/{id}/send), and again. The bearer token
 -- comes from the environment (BENCH_TOKEN); "done" counts 202 answers.
 -- BENCH_SEND_CLOSE=1 closes the connection after each send, so that every
--- send goes on a new connection, as drip's do (CURLOPT_FRESH_CONNECT).
+-- send goes on a new connection, as drip's did until 5c4a02f
+-- (CURLOPT_FRESH_CONNECT); now drip's reuse connections, as wrk's do.
 local token = os.getenv("BENCH_TOKEN")
 local body = os.getenv("BENCH_BODY") or '{"subject":"Bench","body":{"contentType":"html","content":"<p>Hello</p>"},"toRecipients":[{"emailAddress":{"address":"x@example.org"}}]}'
 local pending = {}
