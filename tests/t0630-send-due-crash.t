@@ -1,7 +1,9 @@
 #!/bin/bash
 # Never twice, never lost, even when things break mid-send: send-due killed
 # with SIGKILL again and again; Graph answering 504 after it really sent;
-# the connection reset on the send; a process killed right after it
+# the connection reset on the send, before Graph took it or after (curl
+# must not post it again, nor take a failed reconnect for "unsent");
+# a process killed right after it
 # committed 'sending'; a run over with sends not started; SIGTERM. Later
 # runs reconcile every step from its draft.
 . "$(dirname "$0")/lib.sh"
