@@ -723,7 +723,8 @@ start(struct sender *sd, struct job *j)
 	}
 	j->gen = j->mb->gen;
 	snprintf(stepid, sizeof(stepid), "%lld", j->s->id);
-	snprintf(tag, sizeof(tag), "%lld.%s", j->s->id, sd->keyname);
+	if (j->stage == ST_DRAFT || j->stage == ST_REPLY || j->stage == ST_SWEEP)
+		snprintf(tag, sizeof(tag), "%lld.%s", j->s->id, sd->keyname);
 	mail.subject = j->subject;
 	mail.body = j->body;
 	mail.html = j->html;
