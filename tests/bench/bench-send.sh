@@ -17,6 +17,9 @@
 # pair's ratio. On a VM whose speed drifts by a quarter, pairs tell a
 # change's effect where separate runs cannot.
 #
+# BENCH_CLAIM_AGAINST=REV (a commit): the claim section also times the
+# claim_due of REV and of HEAD side by side (tests/bench/claim-pairs.sh).
+#
 # BENCH_ONLY=zero,claim runs some of them. Not part of make check: it takes
 # minutes and its figures depend on the machine. See tests/bench/README.md.
 . "$(dirname "$0")/common.sh"
@@ -34,6 +37,7 @@ FUTURE=${BENCH_FUTURE_STEPS:-1000000}
 RAW_SECONDS=${BENCH_RAW_SECONDS:-10}
 WRAP=${BENCH_WRAP:-}	# a profiler's command line before each send-due run
 AGAINST=${BENCH_AGAINST:-}
+CLAIM_AGAINST=${BENCH_CLAIM_AGAINST:-}	# a commit: its claim_due beside ours
 [ -z "$AGAINST" ] || [ -x "$AGAINST/bin/send-due" ] || die "no $AGAINST/bin/send-due"
 ONLY=,${BENCH_ONLY:-raw,zero,latency,peer,memory,claim},
 want() { case $ONLY in *,$1,*) return 0 ;; esac; return 1; }
@@ -393,6 +397,11 @@ if want claim; then
 	vacuum_steps
 	claim_cost "$((MAILBOXES + STEPS)) due"
 	say '  goal: at most 5 ms'
+	if [ -n "$CLAIM_AGAINST" ]; then
+		say '  side by side with the claim of %s (tests/bench/claim-pairs.sh):' "$CLAIM_AGAINST"
+		"$bench_top/tests/bench/claim-pairs.sh" "$CLAIM_AGAINST" HEAD "$(at_minutes 0)" |
+			while IFS= read -r l; do say '    %s' "$l"; done
+	fi
 	t=$(date +%s.%N)
 	DRIP_NOW=$(at_minutes 0) send-due --dry-run --batch 100 >/dev/null || die "send-due --dry-run failed"
 	say '  send-due --dry-run --batch 100, the whole process (connect, claim, load, render, roll back): %.0f ms' \

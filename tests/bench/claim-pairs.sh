@@ -66,18 +66,18 @@ echo "interleaved, $rounds rounds in one session (the first 3 dropped):"
   done; } | q | times | awk 'NR > 6' | stats
 
 echo "series, $series pairs (each a fresh session, 11 claims, the median of the last 10):"
-pairs= lines=
+pairs='' lines='' ma=0 mb=0
 for i in $(seq "$series"); do
 	if [ $((i % 2)) = 0 ]; then o="claim_a claim_b"; else o="claim_b claim_a"; fi
 	for n in $o; do
 		q -c 'VACUUM drip.email_campaign_prospect_step'
 		m=$(for _ in $(seq 11); do claim "$n"; done | q | times | tail -n 10 |
 			awk '{ print $2 }' | sort -n | awk '{ a[NR] = $1 } END { print (a[5] + a[6]) / 2 }')
-		eval "m_$n=\$m"
+		if [ "$n" = claim_a ]; then ma=$m; else mb=$m; fi
 		lines="$lines$n $m
 "
 	done
-	pairs="$pairs $(python3 -c "print('%.3f' % ($m_claim_b / $m_claim_a))")"
+	pairs="$pairs $(python3 -c "print('%.3f' % ($mb / $ma))")"
 done
 printf '%s' "$lines" | stats
 echo "  each pair's ratio b/a:$pairs"
