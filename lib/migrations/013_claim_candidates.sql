@@ -10,13 +10,15 @@
 -- so a round that comes up short because some candidates must wait
 -- (outside their window, their mailbox or campaign full) is followed by
 -- another, as before; reading fewer changes how many rounds a constrained
--- claim takes, never what it claims. Later rounds, which need only what is
--- left of the batch, now read only that: 008 and 009 read lim + lim/4 + 10
--- in every round.
+-- claim takes, not the rules it claims by (due order, limits, windows).
+-- Later rounds, which need only what is left of the batch, now read only
+-- that: 008 and 009 read lim + lim/4 + 10 in every round.
 --
--- Measured (tests/bench/README.md, "Candidates per round"): a claim of 100
--- over 100 mailboxes with a million future steps, 77 rolled-back claims of
--- each function in turn in one session, median 5.08 ms before, 4.69 after.
+-- Measured side by side with 009's function (tests/bench/claim-pairs.sh;
+-- tests/bench/README.md, figures of a87edd2): a claim of 100 over 100
+-- mailboxes with a million future steps, 4.99 ms before and 4.80 after
+-- (medians of 97 rolled-back claims each, in turn in one session), and
+-- 6.07 against 5.78 ms over 8 pairs of bench-style series.
 
 CREATE OR REPLACE FUNCTION drip.claim_due(worker text, t timestamptz, lim integer,
     lease interval) RETURNS SETOF bigint
