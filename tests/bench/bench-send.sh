@@ -235,11 +235,11 @@ claim_cost() {	# LABEL: CLAIM_SERIES series, each 11 claims of 100 rolled back i
 	done
 	for c in "${!bycpu[@]}"; do
 		# shellcheck disable=SC2086
-		percpu="$percpu; CPU $c: $(printf '%.2f' "$(median ${bycpu[c]})") ms ($(echo ${bycpu[c]} | tr ' ' '/'))"
+		percpu="$percpu${percpu:+; }CPU $c: $(printf '%.2f' "$(median ${bycpu[c]})") ms ($(echo ${bycpu[c]} | tr ' ' '/'))"
 	done
 	# shellcheck disable=SC2086
 	CLAIM_MS=$(median $series)
-	say '  %s: one claim of 100: median %.2f ms of %d series (each the median of 10:%s ms; first in its session %.2f ms, with planning); by CPU%s; autovacuum workers after each:%s; load %s' \
+	say '  %s: one claim of 100: median %.2f ms of %d series (each the median of 10:%s ms; first in its session %.2f ms, with planning); by CPU: %s; autovacuum workers after each:%s; load %s' \
 		"$1" "$CLAIM_MS" "$CLAIM_SERIES" "$series" "$first" "$percpu" "$av" "$(load)"
 }
 

@@ -9,8 +9,9 @@
 #                percentiles and the ratio B/A of the medians;
 #   series       SERIES pairs of bench-style series (a fresh session, 11
 #                rolled-back claims, the median of the last 10; the order
-#                alternating, VACUUM before each): medians and the median of
-#                the pairs' ratios.
+#                alternating, VACUUM before each, both series of a pair on
+#                the same CPU, the CPUs in turn): medians and each pair's
+#                ratio.
 #
 # Each commit's function is the last migration of it that defines
 # drip.claim_due, installed as drip.claim_a and drip.claim_b beside the
@@ -38,6 +39,11 @@ trap 'q -c "DROP FUNCTION IF EXISTS drip.claim_a, drip.claim_b" >/dev/null 2>&1'
 fa=$(install "$rev_a" claim_a) || exit 1
 fb=$(install "$rev_b" claim_b) || exit 1
 
+pin() {	# CPU: the session's backend on that CPU only
+	echo 'SELECT pg_backend_pid() AS pid \gset'
+	echo '\setenv CLAIM_PAIRS_PID :pid'
+	echo "\\! taskset -cp $1 \$CLAIM_PAIRS_PID >/dev/null"
+}
 claim() {	# NAME: one rolled-back claim, timed by EXPLAIN ANALYZE
 	printf "BEGIN;\n\\\\echo %s\nEXPLAIN (ANALYZE) SELECT * FROM drip.%s('bench', '%s', 100, '5 minutes');\nROLLBACK;\n" \
 		"$1" "$1" "$t"
@@ -71,7 +77,7 @@ for i in $(seq "$series"); do
 	if [ $((i % 2)) = 0 ]; then o="claim_a claim_b"; else o="claim_b claim_a"; fi
 	for n in $o; do
 		q -c 'VACUUM drip.email_campaign_prospect_step'
-		m=$(for _ in $(seq 11); do claim "$n"; done | q | times | tail -n 10 |
+		m=$({ pin $((i % $(nproc))); for _ in $(seq 11); do claim "$n"; done; } | q | times | tail -n 10 |
 			awk '{ print $2 }' | sort -n | awk '{ a[NR] = $1 } END { print (a[5] + a[6]) / 2 }')
 		if [ "$n" = claim_a ]; then ma=$m; else mb=$m; fi
 		lines="$lines$n $m
