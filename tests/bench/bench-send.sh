@@ -21,6 +21,9 @@
 # BENCH_CLAIM_AGAINST=REV (a commit): the claim section also times the
 # claim_due of REV and of HEAD side by side (tests/bench/claim-pairs.sh).
 #
+# BENCH_HUGE_PAGES=N (root): the server's shared memory in huge pages
+# (tests/bench/common.sh). The header says which, and what a page fault costs.
+#
 # BENCH_ONLY=zero,claim runs some of them. Not part of make check: it takes
 # minutes and its figures depend on the machine. See tests/bench/README.md.
 . "$(dirname "$0")/common.sh"
@@ -301,6 +304,7 @@ say '# PostgreSQL %s (%s), mock-graph on python %s, load %s' \
 	"$([ -n "${BENCH_DURABLE:-}" ] && echo 'fsync on' || echo 'fsync off, as the tests run it')" \
 	"$(python3 -c 'import sys; print(sys.version.split()[0])')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 bench_setup
+say '# shared memory %s; a first touch of a 4 kB page: %s us' "$(server_pages)" "$(fault_us)"
 t=$(date +%s)
 connect_mailboxes "$MAILBOXES"
 say '# %d mailboxes connected with outlook-auth in %d s; rate limits lifted' "$MAILBOXES" $(($(date +%s) - t))
