@@ -68,6 +68,7 @@ struct graph {
 	char		 login_url[1024];
 	char		 client_id[256];
 	char		 tenant[256];
+	char		 ca_file[1024];	/* DRIP_CA_FILE, or "": the system's */
 	long		 connect_ms, timeout_ms;
 	int		 max_attempts;
 	double		 max_wait;
@@ -428,6 +429,22 @@ env_timeout_ms(struct derr *e, long given, long *out)
 	return 0;
 }
 
+/* A proxy that inspects TLS, or the tests' HTTP/2 front, has its own CA. */
+static int
+env_ca_file(struct derr *e, char *out, size_t outsz)
+{
+	const char *v = getenv("DRIP_CA_FILE");
+
+	out[0] = '\0';
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (access(v, R_OK) == -1)
+		return derr_set(e, EX_USAGE, "DRIP_CA_FILE: %s: %s", v, strerror(errno));
+	if (strlcpy(out, v, outsz) >= outsz)
+		return derr_set(e, EX_USAGE, "DRIP_CA_FILE: the path is too long");
+	return 0;
+}
+
 /*
  * curl's socket interface: it says which sockets to watch and when it
  * wants to be called anyway, and each wake-up touches only the transfers
@@ -493,7 +510,8 @@ graph_new(struct derr *e, const struct graph_opts *opts)
 	    DEFAULT_GRAPH_URL), g->graph_url, sizeof(g->graph_url)) == -1 ||
 	    base_url(e, "DRIP_LOGIN_URL", env_or(opts->login_url, "DRIP_LOGIN_URL",
 	    DEFAULT_LOGIN_URL), g->login_url, sizeof(g->login_url)) == -1 ||
-	    env_timeout_ms(e, opts->timeout_ms, &g->timeout_ms) == -1)
+	    env_timeout_ms(e, opts->timeout_ms, &g->timeout_ms) == -1 ||
+	    env_ca_file(e, g->ca_file, sizeof(g->ca_file)) == -1)
 		goto fail;
 	strlcpy(g->client_id, env_or(opts->client_id, "DRIP_CLIENT_ID", ""),
 	    sizeof(g->client_id));
@@ -868,6 +886,8 @@ setup(struct greq *q, const struct graph_req *rq)
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_PREREQFUNCTION, once_unless_idempotent);
 	SET(CURLOPT_PREREQDATA, q);
+	if (g->ca_file[0] != '\0')
+		SET(CURLOPT_CAINFO, g->ca_file);
 	if (strcmp(rq->method, "DELETE") == 0)	/* no body, as a GET */
 		SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	else if (strcmp(rq->method, "GET") != 0) {

@@ -19,6 +19,9 @@ command -v prove >/dev/null 2>&1 || need perl
 command -v mandoc >/dev/null 2>&1 || need mandoc
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need postgresql
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || need tzdata
+# t0675: an HTTP/2 front with TLS before the mock (tests/mock-graph/mock.sh)
+command -v nghttpx >/dev/null 2>&1 || [ -x /usr/sbin/nghttpx ] || need nghttp2-proxy
+command -v openssl >/dev/null 2>&1 || need openssl
 # make fuzz, fuzz-ci: clang with libFuzzer's runtime
 command -v clang >/dev/null 2>&1 || need clang
 ls "$(clang -print-resource-dir 2>/dev/null)"/lib/linux/libclang_rt.fuzzer-*.a \
@@ -33,6 +36,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get update -qq >&2 || exit 1
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $pkgs >&2 || exit 1
+	# The package enables and starts an nghttpx service of its own (port
+	# 3000); the tests start theirs, so that one goes back off.
+	case " $pkgs " in *" nghttp2-proxy "*)
+		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+			systemctl disable --now nghttpx.service >/dev/null 2>&1
+		else
+			invoke-rc.d nghttpx stop >/dev/null 2>&1
+			update-rc.d nghttpx disable >/dev/null 2>&1
+		fi ;;
+	esac
 	exit 0
 fi
 echo "deps: missing:$pkgs" >&2
