@@ -6,10 +6,10 @@
 # Retry-After come through and their steps go a run later, an unreadable
 # DRIP_CA_FILE stops the run before it claims, and the front killed with
 # sends in flight takes every stream with it at once: nothing is lost,
-# nothing is sent twice. The front is nghttpx before the mock (tests/mock-graph/mock.sh).
+# nothing is sent twice; inbox-sync follows Graph's links through it. The front is nghttpx before the mock (tests/mock-graph/mock.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-send.sh"
-plan 22
+plan 28
 db_fresh
 send_env
 mock_h2_start || { echo "Bail out! the HTTP/2 front did not start"; exit 1; }
@@ -88,3 +88,26 @@ is "$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))" 100 'later runs delivered the 100 me
 is "$(sent_steps | sort | uniq -d | wc -l | tr -d ' ')" 0 'none of them twice'
 is "$(rows email_campaign_prospect_step "status <> 'sent'")" 0 'every step is sent; nothing claimed, sending or in review'
 is "$(rows email_event "type = 'sent'")" 226 'one sent event per step'
+
+# --- inbox-sync over the front: three replies and 55 other messages in one
+# Inbox, two pages (50 a page), the nextLink and the next run's deltaLink
+# naming the front, as Graph's name the host drip addressed
+ME=m1@acme.example
+for a in p0@k1.example p1@k1.example p2@k1.example; do
+	r=$(sql "SELECT m.internet_message_id FROM drip.email_message_metadata m
+		JOIN drip.email_campaign_prospect p ON p.id = m.prospect_id
+		WHERE p.email = '$a' ORDER BY m.id LIMIT 1")
+	mock_ctl POST "/_mock/users/$ME/inbox" "$(jq -nc --arg r "$r" '{kind: "reply", in_reply_to: $r}')" >/dev/null
+done
+for i in $(seq 55); do
+	mock_ctl POST "/_mock/users/$ME/inbox" "{\"subject\": \"News $i\", \"body\": \"Hello\", \"from\": {\"emailAddress\": {\"address\": \"news$i@example.net\"}}}" >/dev/null
+done
+: >"$MOCK_H2_LOG"
+run inbox-sync
+is "$rc" 0 'inbox-sync over HTTP/2: exit 0'
+is "$(printf '%s' "$out" | jq -c '[.replied, .unmatched]')" '[3,55]' 'it read the three replies and the 55 others'
+like "$(grep -c 'skiptoken=[^ ]* 200$' "$MOCK_H2_LOG")" '^[1-9]' 'it followed the nextLink through the front'
+run inbox-sync
+is "$(printf '%s' "$out" | jq -c '[.messages, .replied]')" '[0,0]' 'the next run reads nothing new'
+like "$(grep -c 'deltatoken=[^ ]* 200$' "$MOCK_H2_LOG")" '^[1-9]' 'through the deltaLink, also through the front'
+is "$(awk '$1 != "h2"' "$MOCK_H2_LOG" | wc -l | tr -d ' ')" 0 'every request HTTP/2'
