@@ -8,7 +8,7 @@
 #                            answer; non-zero when the status is >= 400
 #   mock_sent_count [MAILBOX]
 #                            how many messages were really sent (by MAILBOX)
-#   mock_h2_start            an HTTP/2 front before the mock (below)
+#   mock_h2_start            a TLS front offering HTTP/2 before the mock (below)
 #   mock_h2_stop [SIGNAL]    stop it (TERM, or KILL to drop its connections)
 #
 # mock_start works in $MOCK_DIR (a fresh mktemp -d unless set) and exports
@@ -94,8 +94,8 @@ mock_sent_count() {
 	mock_ctl GET "/_mock/sent$q" | jq length
 }
 
-# The real Graph and identity platform speak HTTP/2 over TLS, and curl asks
-# for h2 by ALPN; the mock speaks HTTP/1.1. mock_h2_start puts nghttpx
+# The real Graph and identity platform speak TLS and offer HTTP/2 by ALPN;
+# the mock speaks plain HTTP/1.1. mock_h2_start puts nghttpx
 # before the running mock (TLS with a throwaway certificate for 127.0.0.1,
 # h2 by ALPN, HTTP/1.1 to the mock) and points DRIP_GRAPH_URL and
 # DRIP_LOGIN_URL at it, with DRIP_CA_FILE naming the certificate. It
@@ -138,6 +138,7 @@ mock_h2_start() {
 		mock_h2_stop
 		return 1
 	fi
+	: >"$MOCK_H2_LOG"	# the log is the caller's requests, not the probe's
 	DRIP_GRAPH_URL=$MOCK_H2_URL/v1.0
 	DRIP_LOGIN_URL=$MOCK_H2_URL
 	DRIP_CA_FILE=$dir/cert.pem
