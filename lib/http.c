@@ -840,12 +840,12 @@ build_headers(struct greq *q, const struct graph_req *rq)
 
 /*
  * curl sends a request again by itself when the reused connection it went
- * out on died before any answer. The
- * first may have been carried out, so a request we would not repeat
- * ourselves (retry_delay) is stopped before its second trip and its answer
- * counts as lost: for a send, ambiguous. This is what lets sends reuse
- * connections, as everything else does. (curl 8.16 has an option for it,
- * CURLOPT_FORBID_RETRY_ON_REUSE; Debian 12's 7.88 does not.)
+ * out on died before any answer. The first may have been carried out, so
+ * a request we would not repeat ourselves (retry_delay) is stopped before
+ * its second trip and its answer counts as lost: for a send, ambiguous.
+ * This is what lets sends reuse connections, as everything else does.
+ * (curl 8.16 has an option for it, CURLOPT_FORBID_RETRY_ON_REUSE; Debian
+ * 12's 7.88 does not.)
  */
 static int
 once_unless_idempotent(void *arg, char *ip, char *local_ip, int port,

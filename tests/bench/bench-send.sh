@@ -7,6 +7,9 @@
 #             seconds per 1,000 sends (send-due, PostgreSQL, the mock)
 #   latency   the same with BENCH_LATENCY_MS on every Graph request
 #   peer      the same work on graphile-worker (tests/bench/peer), both latencies
+#   tls       send-due through a TLS front (nghttpx before the mock, offering
+#             HTTP/2 as Graph does; drip asks for HTTP/1.1), in pairs with the
+#             mock straight: sends/s, send-due's CPU per 1,000 sends, nghttpx's
 #   memory    send-due's peak RSS over BENCH_BIG_STEPS steps
 #   claim     one claim of 100 with BENCH_FUTURE_STEPS future steps in the table
 #             (BENCH_CLAIM_SERIES series, each on one CPU, the CPUs in turn),
@@ -44,7 +47,7 @@ AGAINST=${BENCH_AGAINST:-}
 CLAIM_AGAINST=${BENCH_CLAIM_AGAINST:-}	# a commit: its claim_due beside ours
 CLAIM_SERIES=${BENCH_CLAIM_SERIES:-6}
 [ -z "$AGAINST" ] || [ -x "$AGAINST/bin/send-due" ] || die "no $AGAINST/bin/send-due"
-ONLY=,${BENCH_ONLY:-raw,zero,latency,peer,memory,claim},
+ONLY=,${BENCH_ONLY:-raw,zero,tls,latency,peer,memory,claim},
 want() { case $ONLY in *,$1,*) return 0 ;; esac; return 1; }
 peer_dir=$bench_top/tests/bench/peer
 
@@ -55,6 +58,10 @@ done
 if want raw && ! command -v wrk >/dev/null; then
 	say "raw: skipped: wrk is not installed (apt-get install wrk)"
 	ONLY=${ONLY/,raw,/,}
+fi
+if want tls && ! { command -v nghttpx >/dev/null || [ -x /usr/sbin/nghttpx ]; }; then
+	say "tls: skipped: nghttpx is not installed (apt-get install nghttp2-proxy)"
+	ONLY=${ONLY/,tls,/,}
 fi
 if want peer && ! command -v node >/dev/null; then
 	say "peer: skipped: node is not installed"
@@ -360,6 +367,37 @@ if want zero; then
 		say '  send-due / the mock alone (mean of before and after): %.2f of its keep-alive rate, %.2f of its rate with a new connection per send' \
 			"$(calc "$ZERO_MEDIAN / $RAW_MEDIAN")" "$(calc "$ZERO_MEDIAN / $RAW_MEDIAN_CLOSE")"
 	fi
+fi
+
+if want tls; then
+	say ''
+	say '== send-due through a TLS front (nghttpx before the mock, as Graph answers), in pairs with the mock straight: %d steps, --concurrency %d --batch %d' \
+		"$STEPS" "$CONC" "$BATCH"
+	mock_h2_start || die "the TLS front did not start"
+	rate_ratios= cpu_ratios=
+	for i in $(seq "$REPEAT"); do
+		export DRIP_GRAPH_URL=$MOCK_URL/v1.0 DRIP_LOGIN_URL=$MOCK_URL
+		drip_run "plain$i" "$STEPS" "$CONC"
+		drip_line "pair $i, straight"
+		plain_rate=$R_RATE plain_cpu=$R_CPU_SD
+		export DRIP_GRAPH_URL=$MOCK_H2_URL/v1.0 DRIP_LOGIN_URL=$MOCK_H2_URL
+		: >"$MOCK_H2_LOG"
+		h0=$(pid_ticks "$MOCK_H2_PID")
+		drip_run "tls$i" "$STEPS" "$CONC"
+		h1=$(pid_ticks "$MOCK_H2_PID")
+		drip_line "pair $i, TLS"
+		say '    nghttpx CPU s per 1000 sends %.3f; %d requests over %d connections' \
+			"$(calc "($h1 - h0) / $HZ * 1000 / $R_SENT")" "$(wc -l <"$MOCK_H2_LOG")" \
+			"$(awk '{print $2}' "$MOCK_H2_LOG" | sort -u | wc -l)"
+		rate_ratios="$rate_ratios $(calc "$R_RATE / $plain_rate")"
+		cpu_ratios="$cpu_ratios $(calc "$R_CPU_SD / $plain_cpu")"
+	done
+	mock_h2_stop
+	export DRIP_GRAPH_URL=$MOCK_URL/v1.0 DRIP_LOGIN_URL=$MOCK_URL
+	# shellcheck disable=SC2086
+	say '  TLS / straight, pair by pair: sends/s%s (median %.3f); send-due CPU per send%s (median %.3f)' \
+		"$(printf ' %.3f' $rate_ratios)" "$(median $rate_ratios)" \
+		"$(printf ' %.3f' $cpu_ratios)" "$(median $cpu_ratios)"
 fi
 
 if want latency; then
