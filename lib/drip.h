@@ -316,9 +316,9 @@ int	schedule_cancel(struct derr *, PGconn *, const char *campaign_id,
 	    const char *reason);
 /*
  * http.c: the HTTP engine under graph.c. Many requests run at once over one
- * curl multi handle (connections kept and reused, HTTP/2 where the server
- * offers it); each ends in a callback with a classified response. Errors
- * are classified here and nowhere else.
+ * curl multi handle (HTTP/1.1, connections kept and reused); each ends in a
+ * callback with a classified response. Errors are classified here and
+ * nowhere else.
  */
 #define GRAPH_CODE_MAX		128		/* error code word */
 #define GRAPH_DETAIL_MAX	256		/* first line of the description */

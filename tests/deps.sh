@@ -19,7 +19,7 @@ command -v prove >/dev/null 2>&1 || need perl
 command -v mandoc >/dev/null 2>&1 || need mandoc
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need postgresql
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || need tzdata
-# t0675: an HTTP/2 front with TLS before the mock (tests/mock-graph/mock.sh)
+# t0675: a TLS front before the mock, offering HTTP/2 (tests/mock-graph/mock.sh)
 command -v nghttpx >/dev/null 2>&1 || [ -x /usr/sbin/nghttpx ] || need nghttp2-proxy
 command -v openssl >/dev/null 2>&1 || need openssl
 # make fuzz, fuzz-ci: clang with libFuzzer's runtime
