@@ -13,8 +13,10 @@
 plan 28
 db_fresh
 send_env
-mock_h2_start || { echo "Bail out! the TLS front did not start"; exit 1; }
-at_exit mock_h2_stop KILL
+mock_tls_start || { echo "Bail out! the TLS front did not start"; exit 1; }
+at_exit mock_tls_stop KILL
+# requests the front took in another protocol than HTTP/1.1
+not_http11() { awk '$1 != "http/1.1"' "$MOCK_TLS_LOG" | wc -l | tr -d ' '; }
 
 ids=
 for i in 1 2 3 4; do
@@ -24,26 +26,26 @@ for i in 1 2 3 4; do
 	make_campaign "$id" 30
 done
 sql "UPDATE drip.email_identity SET rate_per_minute = 10000, daily_cap = 100000" >/dev/null
-like "$(grep -c ' POST /organizations/oauth2/v2.0/token 200$' "$MOCK_H2_LOG")" '^[1-9]' \
+like "$(grep -c ' POST /organizations/oauth2/v2.0/token 200$' "$MOCK_TLS_LOG")" '^[1-9]' \
 	"outlook-auth's device flow got its tokens through the front"
-is "$(awk '$1 != "http/1.1"' "$MOCK_H2_LOG" | wc -l | tr -d ' ')" 0 'every request it made was HTTP/1.1 over TLS, though h2 was offered'
+is "$(not_http11)" 0 'every request it made was HTTP/1.1 over TLS, though h2 was offered'
 
 DRIP_CA_FILE=$T/no-such.pem must_fail 64 'an unreadable DRIP_CA_FILE: usage error (64)' send
 like "$err" "DRIP_CA_FILE: $T/no-such.pem: No such file" 'naming the file and why'
 is "$(rows email_campaign_prospect_step "status <> 'scheduled'")" 0 'and nothing was claimed'
 
 # --- one run, 120 steps over 4 mailboxes, 32 requests in flight
-: >"$MOCK_H2_LOG"
+: >"$MOCK_TLS_LOG"
 run send --concurrency 32
 is "$rc" 0 'send-due over TLS: exit 0'
 is "$(printf '%s' "$out" | jq -c '[.claimed, .sent]')" '[120,120]' 'it claimed and sent 120'
 is "$(wc -l <"$MOCK_SENT_LOG" | tr -d ' ')" 120 'the mock delivered 120 messages'
 is "$(sent_steps | sort -u | wc -l | tr -d ' ')" 120 'one for each step'
-is "$(grep -c '^http/1.1 [0-9]* POST /v1.0/me/messages/[^ ]*/send 202$' "$MOCK_H2_LOG")" 120 \
+is "$(grep -c '^http/1.1 [0-9]* POST /v1.0/me/messages/[^ ]*/send 202$' "$MOCK_TLS_LOG")" 120 \
 	'each send went out once, and Graph took it (202)'
-is "$(awk '$1 != "http/1.1"' "$MOCK_H2_LOG" | wc -l | tr -d ' ')" 0 'every request HTTP/1.1 over TLS'
-reqs=$(wc -l <"$MOCK_H2_LOG" | tr -d ' ')
-conns=$(awk '{print $2}' "$MOCK_H2_LOG" | sort -u | wc -l | tr -d ' ')
+is "$(not_http11)" 0 'every request HTTP/1.1 over TLS'
+reqs=$(wc -l <"$MOCK_TLS_LOG" | tr -d ' ')
+conns=$(awk '{print $2}' "$MOCK_TLS_LOG" | sort -u | wc -l | tr -d ' ')
 ok "the $reqs requests reused $conns connections (at most --concurrency 32)" \
 	test "$conns" -le 32 -a "$reqs" -ge $((conns * 3))
 
@@ -54,7 +56,7 @@ c=$CID
 faults '{"rules": [{"method": "POST", "path": "/send$", "status": 429, "retry_after": "0.4", "count": 4}]}'
 run send
 faults '{}'
-is "$(grep -c '/send 429$' "$MOCK_H2_LOG")" 4 'the front passed four 429s on'
+is "$(grep -c '/send 429$' "$MOCK_TLS_LOG")" 4 'the front passed four 429s on'
 is "$(printf '%s' "$out" | jq -c '[.sent, .deferred]')" '[2,4]' 'and their four steps were deferred'
 export DRIP_NOW=$(minutes_after "$DRIP_NOW" 1)
 run send
@@ -75,11 +77,11 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 inflight=$(( $(wc -l <"$MOCK_SENT_LOG") - n0 ))
-mock_h2_stop KILL
+mock_tls_stop KILL
 wait $pid
 diag "send-due after the front died: exit $?, $(jq -c . "$T/k.out" 2>/dev/null)"
 unknown=$(rows email_campaign_prospect_step "status = 'sending'")
-mock_h2_start || { echo "Bail out! the TLS front did not come back"; exit 1; }
+mock_tls_start || { echo "Bail out! the TLS front did not come back"; exit 1; }
 faults '{}'
 ok "sends in flight when the front died ($inflight sent by the mock, unanswered) stay sending ($unknown)" \
 	test "$inflight" -ge 8 -a "$unknown" -ge "$inflight"
@@ -103,12 +105,12 @@ done
 for i in $(seq 55); do
 	mock_ctl POST "/_mock/users/$ME/inbox" "{\"subject\": \"News $i\", \"body\": \"Hello\", \"from\": {\"emailAddress\": {\"address\": \"news$i@example.net\"}}}" >/dev/null
 done
-: >"$MOCK_H2_LOG"
+: >"$MOCK_TLS_LOG"
 run inbox-sync
 is "$rc" 0 'inbox-sync over TLS: exit 0'
 is "$(printf '%s' "$out" | jq -c '[.replied, .unmatched]')" '[3,55]' 'it read the three replies and the 55 others'
-like "$(grep -c 'skiptoken=[^ ]* 200$' "$MOCK_H2_LOG")" '^[1-9]' 'it followed the nextLink through the front'
+like "$(grep -c 'skiptoken=[^ ]* 200$' "$MOCK_TLS_LOG")" '^[1-9]' 'it followed the nextLink through the front'
 run inbox-sync
 is "$(printf '%s' "$out" | jq -c '[.messages, .replied]')" '[0,0]' 'the next run reads nothing new'
-like "$(grep -c 'deltatoken=[^ ]* 200$' "$MOCK_H2_LOG")" '^[1-9]' 'through the deltaLink, also through the front'
-is "$(awk '$1 != "http/1.1"' "$MOCK_H2_LOG" | wc -l | tr -d ' ')" 0 'every request HTTP/1.1 over TLS'
+like "$(grep -c 'deltatoken=[^ ]* 200$' "$MOCK_TLS_LOG")" '^[1-9]' 'through the deltaLink, also through the front'
+is "$(not_http11)" 0 'every request HTTP/1.1 over TLS'

@@ -373,26 +373,26 @@ if want tls; then
 	say ''
 	say '== send-due through a TLS front (nghttpx before the mock, as Graph answers), in pairs with the mock straight: %d steps, --concurrency %d --batch %d' \
 		"$STEPS" "$CONC" "$BATCH"
-	mock_h2_start || die "the TLS front did not start"
+	mock_tls_start || die "the TLS front did not start"
 	rate_ratios= cpu_ratios=
 	for i in $(seq "$REPEAT"); do
 		export DRIP_GRAPH_URL=$MOCK_URL/v1.0 DRIP_LOGIN_URL=$MOCK_URL
 		drip_run "plain$i" "$STEPS" "$CONC"
 		drip_line "pair $i, straight"
 		plain_rate=$R_RATE plain_cpu=$R_CPU_SD
-		export DRIP_GRAPH_URL=$MOCK_H2_URL/v1.0 DRIP_LOGIN_URL=$MOCK_H2_URL
-		: >"$MOCK_H2_LOG"
-		h0=$(pid_ticks "$MOCK_H2_PID")
+		export DRIP_GRAPH_URL=$MOCK_TLS_URL/v1.0 DRIP_LOGIN_URL=$MOCK_TLS_URL
+		: >"$MOCK_TLS_LOG"
+		h0=$(pid_ticks "$MOCK_TLS_PID")
 		drip_run "tls$i" "$STEPS" "$CONC"
-		h1=$(pid_ticks "$MOCK_H2_PID")
+		h1=$(pid_ticks "$MOCK_TLS_PID")
 		drip_line "pair $i, TLS"
 		say '    nghttpx CPU s per 1000 sends %.3f; %d requests over %d connections' \
-			"$(calc "($h1 - h0) / $HZ * 1000 / $R_SENT")" "$(wc -l <"$MOCK_H2_LOG")" \
-			"$(awk '{print $2}' "$MOCK_H2_LOG" | sort -u | wc -l)"
+			"$(calc "($h1 - h0) / $HZ * 1000 / $R_SENT")" "$(wc -l <"$MOCK_TLS_LOG")" \
+			"$(awk '{print $2}' "$MOCK_TLS_LOG" | sort -u | wc -l)"
 		rate_ratios="$rate_ratios $(calc "$R_RATE / $plain_rate")"
 		cpu_ratios="$cpu_ratios $(calc "$R_CPU_SD / $plain_cpu")"
 	done
-	mock_h2_stop
+	mock_tls_stop
 	export DRIP_GRAPH_URL=$MOCK_URL/v1.0 DRIP_LOGIN_URL=$MOCK_URL
 	# shellcheck disable=SC2086
 	say '  TLS / straight, pair by pair: sends/s%s (median %.3f); send-due CPU per send%s (median %.3f)' \

@@ -35,7 +35,7 @@ HUGE=${BENCH_HUGE_PAGES:-}
 huge_before=
 
 bench_cleanup() {
-	mock_h2_stop >/dev/null 2>&1
+	mock_tls_stop >/dev/null 2>&1
 	mock_stop >/dev/null 2>&1
 	pg_stop
 	[ -z "$huge_before" ] || echo "$huge_before" >/proc/sys/vm/nr_hugepages

@@ -8,8 +8,8 @@
 #                            answer; non-zero when the status is >= 400
 #   mock_sent_count [MAILBOX]
 #                            how many messages were really sent (by MAILBOX)
-#   mock_h2_start            a TLS front offering HTTP/2 before the mock (below)
-#   mock_h2_stop [SIGNAL]    stop it (TERM, or KILL to drop its connections)
+#   mock_tls_start           a TLS front offering HTTP/2 before the mock (below)
+#   mock_tls_stop [SIGNAL]   stop it (TERM, or KILL to drop its connections)
 #
 # mock_start works in $MOCK_DIR (a fresh mktemp -d unless set) and exports
 # MOCK_URL, DRIP_LOGIN_URL, DRIP_GRAPH_URL, MOCK_SENT_LOG, MOCK_LOG, MOCK_PID
@@ -95,59 +95,59 @@ mock_sent_count() {
 }
 
 # The real Graph and identity platform speak TLS and offer HTTP/2 by ALPN;
-# the mock speaks plain HTTP/1.1. mock_h2_start puts nghttpx
+# the mock speaks plain HTTP/1.1. mock_tls_start puts nghttpx
 # before the running mock (TLS with a throwaway certificate for 127.0.0.1,
 # h2 by ALPN, HTTP/1.1 to the mock) and points DRIP_GRAPH_URL and
 # DRIP_LOGIN_URL at it, with DRIP_CA_FILE naming the certificate. It
-# exports MOCK_H2_URL, MOCK_H2_PID and MOCK_H2_LOG: one line a request,
+# exports MOCK_TLS_URL, MOCK_TLS_PID and MOCK_TLS_LOG: one line a request,
 # "PROTOCOL CLIENT-PORT METHOD PATH STATUS" (h2, or http/1.1; the client
-# port tells the connections apart). After mock_h2_stop it starts again on
+# port tells the connections apart). After mock_tls_stop it starts again on
 # the same port with the same certificate, so drip's URLs stay right.
 # mock_ctl still talks to the mock itself.
 _mock_nghttpx() { command -v nghttpx || echo /usr/sbin/nghttpx; }
 
-mock_h2_start() {
-	local dir=$MOCK_DIR/h2 code
+mock_tls_start() {
+	local dir=$MOCK_DIR/tls code
 	mkdir -p "$dir"
 	if [ ! -s "$dir/cert.pem" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 			-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 \
 			-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-			>/dev/null 2>&1 || { echo "mock_h2_start: openssl failed" >&2; return 1; }
+			>/dev/null 2>&1 || { echo "mock_tls_start: openssl failed" >&2; return 1; }
 		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
 			>"$dir/port" || return 1
 	fi
-	MOCK_H2_URL=https://127.0.0.1:$(cat "$dir/port")
-	MOCK_H2_LOG=$dir/access.log
+	MOCK_TLS_URL=https://127.0.0.1:$(cat "$dir/port")
+	MOCK_TLS_LOG=$dir/access.log
 	"$(_mock_nghttpx)" --conf=/dev/null --single-process --workers=1 \
 		--frontend="127.0.0.1,$(cat "$dir/port")" --backend="127.0.0.1,${MOCK_URL##*:}" \
-		--accesslog-file="$MOCK_H2_LOG" \
+		--accesslog-file="$MOCK_TLS_LOG" \
 		--accesslog-format='$alpn $remote_port $method $path $status' \
 		--errorlog-file="$dir/error.log" "$dir/key.pem" "$dir/cert.pem" 2>>"$dir/error.log" &
-	MOCK_H2_PID=$!
+	MOCK_TLS_PID=$!
 	for _ in $(seq 100); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$dir/cert.pem" \
-			"$MOCK_H2_URL/v1.0/me" 2>/dev/null)
+			"$MOCK_TLS_URL/v1.0/me" 2>/dev/null)
 		[ "$code" != 000 ] && break
-		kill -0 "$MOCK_H2_PID" 2>/dev/null || break
+		kill -0 "$MOCK_TLS_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	if [ "$code" = 000 ]; then
-		echo "mock_h2_start: nghttpx does not answer:" >&2
+		echo "mock_tls_start: nghttpx does not answer:" >&2
 		cat "$dir/error.log" >&2
-		mock_h2_stop
+		mock_tls_stop
 		return 1
 	fi
-	: >"$MOCK_H2_LOG"	# the log is the caller's requests, not the probe's
-	DRIP_GRAPH_URL=$MOCK_H2_URL/v1.0
-	DRIP_LOGIN_URL=$MOCK_H2_URL
+	: >"$MOCK_TLS_LOG"	# the log is the caller's requests, not the probe's
+	DRIP_GRAPH_URL=$MOCK_TLS_URL/v1.0
+	DRIP_LOGIN_URL=$MOCK_TLS_URL
 	DRIP_CA_FILE=$dir/cert.pem
-	export MOCK_H2_URL MOCK_H2_LOG MOCK_H2_PID DRIP_GRAPH_URL DRIP_LOGIN_URL DRIP_CA_FILE
+	export MOCK_TLS_URL MOCK_TLS_LOG MOCK_TLS_PID DRIP_GRAPH_URL DRIP_LOGIN_URL DRIP_CA_FILE
 }
 
-mock_h2_stop() {
-	[ -n "${MOCK_H2_PID:-}" ] || return 0
-	kill -"${1:-TERM}" "$MOCK_H2_PID" 2>/dev/null
-	wait "$MOCK_H2_PID" 2>/dev/null
-	MOCK_H2_PID=
+mock_tls_stop() {
+	[ -n "${MOCK_TLS_PID:-}" ] || return 0
+	kill -"${1:-TERM}" "$MOCK_TLS_PID" 2>/dev/null
+	wait "$MOCK_TLS_PID" 2>/dev/null
+	MOCK_TLS_PID=
 }
