@@ -1,7 +1,9 @@
 /* common.c: diagnostics, options and output shared by every drip tool */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,4 +181,26 @@ open_db(void)
 	if ((c = db_open(&e, db_conninfo(db_option))) == NULL)
 		die_derr(&e);
 	return c;
+}
+
+/*
+ * The soft limit on open files, raised towards need as far as the hard
+ * limit lets an unprivileged process; *was gets the limit before. -1 if
+ * the limits cannot be read.
+ */
+long
+open_files_raise(long need, long *was)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	*was = rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+	if (*was >= need)
+		return *was;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need ?
+	    rl.rlim_max : (rlim_t)need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return *was;
+	return (long)rl.rlim_cur;
 }

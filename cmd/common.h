@@ -37,6 +37,7 @@ noreturn void die(int code, const char *fmt, ...) DRIP_PRINTF(2, 3);
 noreturn void die_derr(const struct derr *);
 void	report_vlist(const struct vlist *);
 long long option_number(const char *opt, const char *arg, long long min, long long max);
+long	open_files_raise(long need, long *was);
 
 /* Standard output carries JSON only: one value per line. */
 void	out_json(json_object *);

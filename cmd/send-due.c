@@ -63,6 +63,36 @@ summary(const struct send_stats *st)
 	return o;
 }
 
+/*
+ * A request in flight holds its connection's socket and, while a new
+ * connection's host name is looked up, libcurl's resolver pair; the
+ * database connections, the standard streams and libcurl's own take a
+ * few more. Past the hard limit, fewer requests at once rather than
+ * sends deferred for a socket that could not be opened.
+ */
+#define FILES_PER_REQUEST	3
+#define FILES_RESERVED		16
+
+static void
+fit_open_files(struct send_opts *o)
+{
+	long need = (long)o->concurrency * FILES_PER_REQUEST + FILES_RESERVED;
+	long have, was;
+	int n;
+
+	if ((have = open_files_raise(need, &was)) == -1)
+		return;
+	if (have > was && verbose)
+		say(LOG_INFO, "open files: soft limit raised from %ld to %ld", was, have);
+	if (have >= need)
+		return;
+	n = have - FILES_RESERVED >= FILES_PER_REQUEST ?
+	    (int)((have - FILES_RESERVED) / FILES_PER_REQUEST) : 1;
+	say(LOG_WARNING, "--concurrency %d: needs %ld open files, the limit is %ld: "
+	    "%d requests at once", o->concurrency, need, have, n);
+	o->concurrency = n;
+}
+
 static int
 dry_one(void *arg, json_object *o)
 {
@@ -130,6 +160,7 @@ main(int argc, char *argv[])
 		say(LOG_NOTICE, "scheduler disabled: ENABLE_EMAIL_SCHEDULER is not \"true\"; nothing sent");
 		return 0;
 	}
+	fit_open_files(&o);
 	o.stop = &stop;
 	stop_on_signals();
 	if (send_due(&e, &o, &st) == -1) {
