@@ -13,6 +13,8 @@
 #   memory    send-due's peak RSS over BENCH_BIG_STEPS steps
 #   claim     one claim of 100 with BENCH_FUTURE_STEPS future steps in the table
 #             (BENCH_CLAIM_SERIES series, each on one CPU, the CPUs in turn),
+#             with BENCH_MAILBOXES and then BENCH_STEPS more due, then with
+#             every mailbox's claim ledger as a day of sending leaves it;
 #             and its plan
 #
 # BENCH_AGAINST=DIR (the build directory of another commit with the same
@@ -37,7 +39,7 @@ REPEAT=${BENCH_REPEAT:-3}
 CONC=${BENCH_CONCURRENCY:-128}
 BATCH=${BENCH_BATCH:-200}
 LAT_MS=${BENCH_LATENCY_MS:-100}
-LAT_CONC=${BENCH_LAT_CONCURRENCY:-512}
+LAT_CONC=${BENCH_LAT_CONCURRENCY:-1024}
 LAT_STEPS=${BENCH_LAT_STEPS:-$STEPS}
 BIG=${BENCH_BIG_STEPS:-100000}
 FUTURE=${BENCH_FUTURE_STEPS:-1000000}
@@ -275,6 +277,22 @@ vacuum_steps() {
 		"$(calc "$(date +%s.%N) - $t")" "$(load)"
 }
 
+# fill_ledgers T: every mailbox's claim ledger (drip.email_identity_usage)
+# as a mailbox that claimed all day leaves it, 64 moments (the most it
+# keeps), one claim each, 20 minutes apart up to 20 minutes before T:
+# within the day, not the minute, so no claim waits for them. Each claim
+# reads and rewrites the ledger of every mailbox it claims from, and the
+# series before this one start from empty ledgers.
+fill_ledgers() {
+	psql_q -v t="$1" >/dev/null <<'EOF' || die "filling the ledgers failed"
+UPDATE drip.email_identity_usage
+SET since = :'t'::timestamptz - interval '25 hours', base = 0,
+    at = ARRAY(SELECT :'t'::timestamptz - g * interval '20 minutes'
+	       FROM generate_series(64, 1, -1) g),
+    cum = ARRAY(SELECT g::bigint FROM generate_series(1, 64) g);
+EOF
+}
+
 claim_plan() {	# the plans inside claim_due, by auto_explain
 	local t
 	t=$(at_minutes 0)
@@ -413,10 +431,10 @@ if want latency; then
 fi
 
 if want peer; then
+	peer_setup	# first: on a fresh clone it installs the version printed below
 	say ''
 	say '== the peer: graphile-worker %s on node %s, one job per step (tests/bench/peer/worker.js)' \
 		"$(jq -r .version "$peer_dir/node_modules/graphile-worker/package.json" 2>/dev/null || echo '?')" "$(node --version)"
-	peer_setup
 	if want zero; then
 		peer_run peer.zero "$STEPS" "$CONC"
 		peer_line "zero latency, concurrency $CONC"
@@ -454,6 +472,9 @@ if want claim; then
 	seed claim20k "$STEPS" "$(at_minutes -60)"
 	vacuum_steps
 	claim_cost "$((MAILBOXES + STEPS)) due"
+	fill_ledgers "$(at_minutes 0)"
+	vacuum_steps
+	claim_cost "$((MAILBOXES + STEPS)) due, every ledger full"
 	say '  goal: at most 5 ms'
 	if [ -n "$CLAIM_AGAINST" ]; then
 		say '  side by side with the claim of %s (tests/bench/claim-pairs.sh):' "$CLAIM_AGAINST"

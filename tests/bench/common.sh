@@ -27,6 +27,12 @@ unset ENABLE_EMAIL_SCHEDULER DRIP_NOW
 . "$bench_top/tests/pg.sh"
 . "$bench_top/tests/mock-graph/mock.sh"
 
+# The mock and the peer hold a socket for each connection, 1,024 and more
+# in the latency section: past a shell's usual soft limit of 1,024 open
+# files (send-due raises its own, send-due(1)).
+[ "$(ulimit -S -n)" = unlimited ] || [ "$(ulimit -S -n)" -ge 8192 ] ||
+	ulimit -S -n "$(h=$(ulimit -H -n); [ "$h" = unlimited ] || [ "$h" -gt 8192 ] && echo 8192 || echo "$h")"
+
 BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drip-bench.XXXXXX")
 chmod 755 "$BENCH_DIR"
 BENCH_LOG=${BENCH_LOG:-}
