@@ -405,7 +405,7 @@ if want tls; then
 		h1=$(pid_ticks "$MOCK_TLS_PID")
 		drip_line "pair $i, TLS"
 		say '    nghttpx CPU s per 1000 sends %.3f; %d requests over %d connections' \
-			"$(calc "($h1 - h0) / $HZ * 1000 / $R_SENT")" "$(wc -l <"$MOCK_TLS_LOG")" \
+			"$(calc "($h1 - $h0) / $HZ * 1000 / $R_SENT")" "$(wc -l <"$MOCK_TLS_LOG")" \
 			"$(awk '{print $2}' "$MOCK_TLS_LOG" | sort -u | wc -l)"
 		rate_ratios="$rate_ratios $(calc "$R_RATE / $plain_rate")"
 		cpu_ratios="$cpu_ratios $(calc "$R_CPU_SD / $plain_cpu")"
