@@ -2,7 +2,7 @@
 # The database itself keeps customers apart and data consistent, whatever
 # a tool (or a hand-written UPDATE) does.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 19
 db_fresh
 
 sql "
@@ -35,6 +35,23 @@ fails 'a step needs a template of that step number' 23503 \
 	"INSERT INTO drip.email_campaign_prospect_step (customer_id, campaign_id, prospect_id, step, due_at) VALUES ('a', 1, 1, 7, now())"
 fails 'an event cannot name another customer'"'"'s campaign' 23503 \
 	"INSERT INTO drip.email_event (customer_id, type, campaign_id) VALUES ('b', 'sent', 1)"
+fails 'an event cannot name another customer'"'"'s step' 23503 \
+	"INSERT INTO drip.email_event (customer_id, type, step_id) VALUES ('b', 'sent', 1)"
+# b's own campaign and prospect, so that only the step can be refused
+sql "
+INSERT INTO drip.email_campaign (customer_id, identity_id, name) VALUES ('b', 2, 'B one');
+INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email)
+	SELECT 'b', id, 'bo@x.com' FROM drip.email_campaign WHERE customer_id = 'b';
+" >/dev/null
+like "$(psql -X -q -At -d "$DATABASE_URL" -c "INSERT INTO drip.email_message_metadata (customer_id, campaign_id, prospect_id, step_id, identity_id, graph_message_id) SELECT 'b', p.campaign_id, p.id, 1, 2, 'AAMk' FROM drip.email_campaign_prospect p WHERE p.customer_id = 'b'" 2>&1)" \
+	'violates foreign key constraint "email_message_metadata_customer_id_step_id_fkey"' \
+	'message metadata cannot name another customer'"'"'s step'
+# A step's key is (id, customer_id) (migration 015); id alone is unique
+# because no insert can choose it.
+fails 'a step'"'"'s id is the sequence'"'"'s, never the inserter'"'"'s' 428C9 \
+	"INSERT INTO drip.email_campaign_prospect_step (id, customer_id, campaign_id, prospect_id, step, due_at) VALUES (1, 'b', 1, 1, 1, now())"
+is "$(sql "SELECT count(*) FROM drip.email_event WHERE step_id IS NOT NULL")|$(sql "SELECT count(*) FROM drip.email_message_metadata")" '0|0' \
+	'nothing naming another customer'"'"'s step was stored'
 sql "INSERT INTO drip.suppression_entry (customer_id, value, kind) VALUES ('a', 'bob@x.com', 'address')"
 fails 'one suppression entry per customer and value' 23505 \
 	"INSERT INTO drip.suppression_entry (customer_id, value, kind) VALUES ('a', 'bob@x.com', 'address')"
