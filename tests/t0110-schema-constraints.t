@@ -2,7 +2,7 @@
 # The database itself keeps customers apart and data consistent, whatever
 # a tool (or a hand-written UPDATE) does.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 21
 db_fresh
 
 sql "
@@ -46,6 +46,13 @@ INSERT INTO drip.email_campaign_prospect (customer_id, campaign_id, email)
 like "$(psql -X -q -At -d "$DATABASE_URL" -c "INSERT INTO drip.email_message_metadata (customer_id, campaign_id, prospect_id, step_id, identity_id, graph_message_id) SELECT 'b', p.campaign_id, p.id, 1, 2, 'AAMk' FROM drip.email_campaign_prospect p WHERE p.customer_id = 'b'" 2>&1)" \
 	'violates foreign key constraint "email_message_metadata_customer_id_step_id_fkey"' \
 	'message metadata cannot name another customer'"'"'s step'
+like "$(psql -X -q -At -d "$DATABASE_URL" -c "INSERT INTO drip.email_event (customer_id, type, campaign_id, prospect_id) SELECT 'b', 'sent', id, 1 FROM drip.email_campaign WHERE customer_id = 'b'" 2>&1)" \
+	'violates foreign key constraint "email_event_customer_id_campaign_id_prospect_id_fkey"' \
+	'an event cannot name another customer'"'"'s prospect'
+# A prospect's key is (id, customer_id, campaign_id) (migration 017); id
+# alone is unique because no insert can choose it.
+fails 'a prospect'"'"'s id is the sequence'"'"'s, never the inserter'"'"'s' 428C9 \
+	"INSERT INTO drip.email_campaign_prospect (id, customer_id, campaign_id, email) VALUES (1, 'a', 1, 'other@x.com')"
 # A step's key is (id, customer_id) (migration 015); id alone is unique
 # because no insert can choose it.
 fails 'a step'"'"'s id is the sequence'"'"'s, never the inserter'"'"'s' 428C9 \
