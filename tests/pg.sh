@@ -49,3 +49,16 @@ pg_stop() {
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
+
+# bench_database: the benchmarks' database, DATABASE_URL if it is set, or
+# else the database "bench" of a throwaway server started here (then
+# pg_bench_started=1, and bench_database_stop stops it at exit).
+bench_database() {
+	[ -z "${DATABASE_URL:-}" ] || { export DATABASE_URL; return 0; }
+	pg_start || return 1
+	pg_bench_started=1
+	psql -X -q -d "$PG_ADMIN_URL" -c 'CREATE DATABASE bench' || return 1
+	DATABASE_URL=$(printf '%s' "$PG_ADMIN_URL" | sed 's/dbname=postgres/dbname=bench/')
+	export DATABASE_URL
+}
+bench_database_stop() { [ -z "${pg_bench_started:-}" ] || pg_stop; }

@@ -30,16 +30,9 @@ reps=${2:-3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/drip-bench.XXXXXX")
 
 . "$top/tests/pg.sh"
-cleanup() { rm -rf "$work"; [ -n "${started:-}" ] && pg_stop; return 0; }
+cleanup() { rm -rf "$work"; bench_database_stop; return 0; }
 trap cleanup EXIT
-if [ -z "${DATABASE_URL:-}" ]; then
-	pg_start
-	started=1
-	psql -X -q -d "$PG_ADMIN_URL" -c 'CREATE DATABASE bench'
-	DATABASE_URL="$PG_ADMIN_URL"
-	DATABASE_URL=$(printf '%s' "$DATABASE_URL" | sed 's/dbname=postgres/dbname=bench/')
-fi
-export DATABASE_URL
+bench_database
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"; }
 
 db-migrate -q

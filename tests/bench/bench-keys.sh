@@ -25,15 +25,9 @@ export PATH="$O/bin:$PATH"
 rounds=${1:-60}
 
 . "$top/tests/pg.sh"
-cleanup() { [ -n "${started:-}" ] && pg_stop; return 0; }
+cleanup() { bench_database_stop; return 0; }
 trap cleanup EXIT
-if [ -z "${DATABASE_URL:-}" ]; then
-	pg_start
-	started=1
-	psql -X -q -d "$PG_ADMIN_URL" -c 'CREATE DATABASE bench'
-	DATABASE_URL=$(printf '%s' "$PG_ADMIN_URL" | sed 's/dbname=postgres/dbname=bench/')
-fi
-export DATABASE_URL
+bench_database
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DATABASE_URL" "$@"; }
 
 db-migrate -q

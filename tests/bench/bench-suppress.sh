@@ -21,15 +21,9 @@ checks=${2:-10000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/drip-bench.XXXXXX")
 
 . "$top/tests/pg.sh"
-cleanup() { rm -rf "$work"; [ -n "${started:-}" ] && pg_stop; return 0; }
+cleanup() { rm -rf "$work"; bench_database_stop; return 0; }
 trap cleanup EXIT
-if [ -z "${DATABASE_URL:-}" ]; then
-	pg_start
-	started=1
-	psql -X -q -d "$PG_ADMIN_URL" -c 'CREATE DATABASE bench'
-	DATABASE_URL=$(printf '%s' "$PG_ADMIN_URL" | sed 's/dbname=postgres/dbname=bench/')
-fi
-export DATABASE_URL
+bench_database
 db-migrate -q
 
 now() { date +%s.%N; }
